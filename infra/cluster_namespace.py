@@ -1,0 +1,20 @@
+"""The namespace everything else lives in."""
+
+from __future__ import annotations
+
+import pulumi
+import pulumi_kubernetes as k8s
+
+
+class ClusterNamespace(pulumi.ComponentResource):
+    name: pulumi.Output[str]
+
+    def __init__(self, name: str, namespace: str, opts: pulumi.ResourceOptions | None = None):
+        super().__init__("dccf:k8s:ClusterNamespace", name, {}, opts)
+        ns = k8s.core.v1.Namespace(
+            name,
+            metadata={"name": namespace, "labels": {"app.kubernetes.io/part-of": "dccf"}},
+            opts=pulumi.ResourceOptions(parent=self),
+        )
+        self.name = ns.metadata.apply(lambda m: m.name)
+        self.register_outputs({"name": self.name})

@@ -1,0 +1,39 @@
+"""Small helpers shared by the components: labels, cluster DNS names, resource blocks."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+import pulumi
+
+CLUSTER_DOMAIN = "svc.cluster.local"
+
+
+def app_labels(component: str) -> dict[str, str]:
+    """Pod labels; Services, PDBs and workload selectors all use exactly these."""
+    return {"app.kubernetes.io/name": "dccf", "app.kubernetes.io/component": component}
+
+
+def service_host(service: str, namespace: pulumi.Input[str]) -> pulumi.Output[str]:
+    """The fully qualified name, so a pod in any namespace can use it."""
+    return pulumi.Output.concat(service, ".", namespace, ".", CLUSTER_DOMAIN)
+
+
+def resource_block(resources: Mapping[str, Mapping[str, str]]) -> dict[str, dict[str, str]]:
+    return {kind: dict(values) for kind, values in resources.items()}
+
+
+def node_selector(selector: Mapping[str, str]) -> dict[str, dict[str, str]]:
+    """Pod spec fields to splat in; an empty selector is left out (any node will do)."""
+    return {"nodeSelector": dict(selector)} if selector else {}
+
+
+def volume_claim(name: str, size: str, storage_class: str) -> dict[str, object]:
+    """A StatefulSet claim template; no storage class means the cluster's default one."""
+    spec: dict[str, object] = {
+        "accessModes": ["ReadWriteOnce"],
+        "resources": {"requests": {"storage": size}},
+    }
+    if storage_class:
+        spec["storageClassName"] = storage_class
+    return {"metadata": {"name": name}, "spec": spec}

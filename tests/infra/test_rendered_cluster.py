@@ -1,0 +1,172 @@
+"""Every stack variant renders objects the API server accepts, and a cluster that holds together."""
+
+from __future__ import annotations
+
+from collections import Counter
+
+import kubernetes_validate
+import pytest
+from conftest import VARIANTS, expect_for
+from infra_invariants import problems
+from infra_render import Rendered
+
+# minikube's default Kubernetes (minikube v1.37); kubernetes-validate 1.34.1 ships its schema.
+KUBERNETES_VERSION = "1.34.0"
+
+
+@pytest.mark.parametrize("variant", VARIANTS)
+def test_every_object_is_valid_in_strict_mode(
+    rendered_variants: dict[str, Rendered], variant: str
+) -> None:
+    rendered = rendered_variants[variant]
+    assert rendered.objects
+    for obj in rendered.objects:
+        kubernetes_validate.validate(obj, KUBERNETES_VERSION, strict=True)
+
+
+def test_strict_mode_rejects_an_unknown_field(default_stack: Rendered) -> None:
+    master = default_stack.named("Deployment", "dccf-master")
+    broken = {**master, "spec": {**master["spec"], "replica": 2}}
+    with pytest.raises(kubernetes_validate.ValidationError):
+        kubernetes_validate.validate(broken, KUBERNETES_VERSION, strict=True)
+
+
+@pytest.mark.parametrize("variant", VARIANTS)
+def test_every_variant_renders_a_consistent_cluster(
+    rendered_variants: dict[str, Rendered], variant: str
+) -> None:
+    rendered = rendered_variants[variant]
+    assert problems(rendered.objects, expect_for(rendered)) == []
+
+
+def test_the_default_stack_declares_each_part(default_stack: Rendered) -> None:
+    kinds = Counter(obj["kind"] for obj in default_stack.objects)
+    assert kinds == {
+        "Namespace": 1,
+        "Node": 2,
+        "StatefulSet": 2,
+        "Service": 4,
+        "PodDisruptionBudget": 1,
+        "Secret": 2,
+        "ConfigMap": 1,
+        "Job": 1,
+        "Deployment": 2,
+    }
+
+
+def test_minikube_nodes_are_labelled_for_master_and_workers(default_stack: Rendered) -> None:
+    labels = {n["metadata"]["name"]: n["metadata"]["labels"] for n in default_stack.of_kind("Node")}
+    assert labels == {"minikube-m03": {"role": "master-node"}, "minikube-m02": {"role": "worker"}}
+
+
+def test_no_node_labelling_leaves_nodes_and_selectors_alone(
+    rendered_variants: dict[str, Rendered],
+) -> None:
+    rendered = rendered_variants["cloud-no-node-labels"]
+    assert rendered.of_kind("Node") == []
+    for name in ("dccf-master", "dccf-worker"):
+        assert "nodeSelector" not in rendered.named("Deployment", name)["spec"]["template"]["spec"]
+    claims = rendered.named("StatefulSet", "kafka")["spec"]["volumeClaimTemplates"]
+    assert claims[0]["spec"]["storageClassName"] == "premium-rwo"
+
+
+def test_kafka_brokers_follow_the_replica_count(rendered_variants: dict[str, Rendered]) -> None:
+    for variant, brokers, factor, min_isr in (
+        ("minikube-defaults", 3, 3, 2),
+        ("five-brokers", 5, 3, 2),
+        ("two-brokers", 2, 2, 1),
+    ):
+        kafka = rendered_variants[variant].named("StatefulSet", "kafka")
+        env = {
+            e["name"]: e.get("value")
+            for e in kafka["spec"]["template"]["spec"]["containers"][0]["env"]
+        }
+        assert kafka["spec"]["replicas"] == brokers
+        assert len(env["BROKER_VOTERS"].split(",")) == brokers
+        assert (env["BROKER_REPLICATION_FACTOR"], env["BROKER_MIN_INSYNC_REPLICAS"]) == (
+            str(factor),
+            str(min_isr),
+        )
+        pdb = rendered_variants[variant].named("PodDisruptionBudget", "kafka")
+        assert pdb["spec"]["maxUnavailable"] == factor - min_isr
+
+
+def test_kafka_cluster_id_is_stable_and_storage_formatted_once(
+    default_stack: Rendered, render_stack
+) -> None:
+    def cluster_id(rendered: Rendered) -> str:
+        container = rendered.named("StatefulSet", "kafka")["spec"]["template"]["spec"][
+            "containers"
+        ][0]
+        return next(e["value"] for e in container["env"] if e["name"] == "BROKER_CLUSTER_ID")
+
+    again = render_stack()
+    assert cluster_id(again) == cluster_id(default_stack)
+    assert len(cluster_id(default_stack)) == 22
+    script = default_stack.named("StatefulSet", "kafka")["spec"]["template"]["spec"]["containers"][
+        0
+    ]["command"][-1]
+    assert 'if [ ! -f "${data}/meta.properties" ]; then' in script
+
+
+def test_workers_run_the_daemon_as_a_privileged_native_sidecar(default_stack: Rendered) -> None:
+    spec = default_stack.named("Deployment", "dccf-worker")["spec"]["template"]["spec"]
+    (dind,) = spec["initContainers"]
+    assert dind["image"].startswith("docker:") and dind["image"].endswith("-dind")
+    assert dind["restartPolicy"] == "Always"
+    assert dind["securityContext"] == {"privileged": True}
+    assert {"name": "DOCKER_TLS_CERTDIR", "value": ""} in dind["env"]
+    assert "--host=unix:///var/run/dind/docker.sock" in dind["args"]
+    assert {"name": "docker-storage", "mountPath": "/var/lib/docker"} in dind["volumeMounts"]
+    assert "startupProbe" in dind
+    (worker,) = spec["containers"]
+    assert worker["command"] == ["dccf-worker"]
+    assert worker["resources"]["limits"] and dind["resources"]["limits"]
+
+
+def test_master_is_redundant_probed_and_exposed_on_port_80(default_stack: Rendered) -> None:
+    deployment = default_stack.named("Deployment", "dccf-master")
+    assert deployment["spec"]["replicas"] >= 2
+    (master,) = deployment["spec"]["template"]["spec"]["containers"]
+    assert master["readinessProbe"]["httpGet"]["path"] == "/readyz"
+    assert master["livenessProbe"]["httpGet"]["path"] == "/healthz"
+    assert {"name": "DCCF_HOST", "value": "0.0.0.0"} in master["env"]
+    assert {"name": "DCCF_PORT", "value": "8080"} in master["env"]
+    service = default_stack.named("Service", "dccf-master")
+    assert service["spec"]["type"] == "LoadBalancer"
+    assert service["spec"]["ports"] == [{"name": "http", "port": 80, "targetPort": "http"}]
+
+
+def test_services_read_secrets_from_the_secret(default_stack: Rendered) -> None:
+    for name in ("dccf-master", "dccf-worker"):
+        container = default_stack.named("Deployment", name)["spec"]["template"]["spec"][
+            "containers"
+        ][0]
+        refs = {
+            e["name"]: e["valueFrom"]["secretKeyRef"]["key"]
+            for e in container["env"]
+            if "secretKeyRef" in e.get("valueFrom", {})
+        }
+        assert refs == {
+            "DCCF_PG_PASSWORD": "DCCF_PG_PASSWORD",
+            "DCCF_API_TOKENS": "DCCF_API_TOKENS",
+            "DCCF_WEBHOOK_SECRET": "DCCF_WEBHOOK_SECRET",
+        }
+
+
+def test_secret_data_stays_a_pulumi_secret(default_stack: Rendered) -> None:
+    for secret in default_stack.of_kind("Secret"):
+        key = f"Secret/{secret['metadata']['name']}"
+        assert default_stack.secret_paths[key] == [".stringData"]
+
+
+def test_stack_outputs(rendered_variants: dict[str, Rendered]) -> None:
+    assert rendered_variants["minikube-defaults"].outputs == {
+        "masterUrl": "http://dccf-master.dccf.svc.cluster.local",
+        "namespace": "dccf",
+        "kafkaBootstrap": "kafka.dccf.svc.cluster.local:9092",
+        "image": rendered_variants["minikube-defaults"].built_images[0]["ref"],
+    }
+    other = rendered_variants["other-namespace"].outputs
+    assert other["namespace"] == "dccf-staging"
+    assert other["kafkaBootstrap"] == "kafka.dccf-staging.svc.cluster.local:9092"
