@@ -1,0 +1,226 @@
+"""`scripts/dev` subcommands. The bash wrapper installs what is missing, then runs this."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import re
+import shlex
+import subprocess
+import sys
+from collections.abc import Callable
+from pathlib import Path
+
+from localstack import config as stack_config
+from localstack import kafka_cluster, stack
+from localstack.layout import Layout
+from localstack.report import StackError, fail, say, tail
+
+TEST_TIERS = ("tests/unit", "tests/infra", "tests/integration", "tests/e2e")
+PYTEST_SUMMARY = re.compile(r"^=+ .+ =+$")
+
+DESCRIPTION = """\
+The local DCCF stack: Postgres, a KRaft Kafka, a Docker engine seeded with
+debian:bookworm-slim, the master and N workers, all on 127.0.0.1.
+
+State lives in .dccf/ (git-ignored): pg/, kafka/, docker/, logs/, run/, stack.json.
+Downloads (Kafka jars, the base image tar) are cached in ${XDG_CACHE_HOME:-~/.cache}/dccf/.
+Ports: Postgres 55432, Kafka 19092/19094/19096 (controllers +1), master 8080.
+DCCF_* variables set when calling `up` reach the services (e.g. DCCF_API_TOKENS)."""
+
+EPILOG = """\
+examples:
+  scripts/dev up                     # 2 workers, 1 Kafka node; prints the master URL
+  scripts/dev up --workers 3 --kafka-nodes 3
+  eval "$(scripts/dev env)"          # DCCF_URL, DCCF_PG_*, DCCF_KAFKA_* for this shell
+  scripts/dev logs master -f
+  scripts/dev stop kafka-2; scripts/dev start kafka-2
+  scripts/dev test -x                # up, all test tiers, down (extra args go to pytest)
+  scripts/dev down --purge           # stop, then delete .dccf/ state (keeps .dccf/venv)"""
+
+
+def _count(minimum: int) -> Callable[[str], int]:
+    def parse(text: str) -> int:
+        value = int(text)
+        if value < minimum:
+            raise argparse.ArgumentTypeError(f"must be at least {minimum}")
+        return value
+
+    return parse
+
+
+def _component(text: str) -> str:
+    if not stack.COMPONENT.fullmatch(text):
+        raise argparse.ArgumentTypeError("expected postgres, dockerd, master, kafka-N or worker-N")
+    return text
+
+
+def _add_size_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--workers", type=_count(0), default=2, metavar="N", help="workers to run (default 2)"
+    )
+    parser.add_argument(
+        "--kafka-nodes",
+        type=int,
+        choices=kafka_cluster.ALLOWED_NODES,
+        default=1,
+        help="Kafka brokers (default 1; 3 for a replicated cluster)",
+    )
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="scripts/dev",
+        description=DESCRIPTION,
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        allow_abbrev=False,
+    )
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    up = commands.add_parser(
+        "up", help="install what is missing, start the stack (idempotent)", allow_abbrev=False
+    )
+    _add_size_options(up)
+    down = commands.add_parser("down", help="stop what the stack started; data stays")
+    down.add_argument(
+        "--purge", action="store_true", help="also delete .dccf/ state except the venv"
+    )
+    commands.add_parser("status", help="each component, its PID and address; exit 3 if not up")
+    logs = commands.add_parser("logs", help="show component logs (all when none is named)")
+    logs.add_argument("component", nargs="?", help="e.g. master, worker-1, kafka-2, postgres")
+    logs.add_argument("-f", "--follow", action="store_true", help="keep printing new lines")
+    logs.add_argument("-n", "--lines", type=_count(1), default=40, help="lines to show (40)")
+    test = commands.add_parser(
+        "test",
+        help="up, run every test tier with the stack's DCCF_* env, then down",
+        description="Brings the stack up, runs pytest on "
+        + " ".join(TEST_TIERS)
+        + " (or only the test paths given), takes the stack down unless it was already up, "
+        "and exits with pytest's code. Unknown arguments go to pytest.",
+        allow_abbrev=False,
+    )
+    _add_size_options(test)
+    commands.add_parser("env", help="print `export DCCF_...` lines for the running stack")
+    start = commands.add_parser("start", help="start one component of the stack")
+    start.add_argument("component", type=_component)
+    stop = commands.add_parser("stop", help="stop one component (e.g. for fault tests)")
+    stop.add_argument("component", type=_component)
+    return parser
+
+
+def parse(argv: list[str]) -> tuple[argparse.Namespace, list[str]]:
+    parser = build_parser()
+    args, extra = parser.parse_known_args(argv)
+    if extra and args.command != "test":
+        parser.error(f"unrecognized arguments: {' '.join(extra)}")
+    if extra[:1] == ["--"]:
+        extra = extra[1:]
+    return args, extra
+
+
+def pytest_argv(repo: Path, extra: list[str]) -> list[str]:
+    """The four tiers, unless the caller named test paths of their own."""
+    tests = (repo / "tests").resolve()
+    named = [
+        arg
+        for arg in extra
+        if not arg.startswith("-") and (repo / arg.split("::")[0]).resolve().is_relative_to(tests)
+    ]
+    return [*([] if named else TEST_TIERS), *extra]
+
+
+def _saved(layout: Layout) -> stack_config.StackConfig:
+    saved = stack_config.load(layout.stack_file)
+    if saved is None:
+        raise StackError("stack", "no stack here yet: run scripts/dev up")
+    return saved
+
+
+def _logs(layout: Layout, component: str | None, follow: bool, lines: int) -> int:
+    if component:
+        files = [layout.log(component)]
+        if not files[0].exists():
+            known = ", ".join(sorted(p.stem for p in layout.logs.glob("*.log"))) or "none yet"
+            print(f"no log for {component} (logs: {known})", file=sys.stderr)
+            return 1
+    else:
+        files = sorted(layout.logs.glob("*.log"))
+        if not files:
+            print("no logs yet: run scripts/dev up", file=sys.stderr)
+            return 1
+    if follow:
+        os.execvp("tail", ["tail", "-n", str(lines), "-F", *map(str, files)])
+    for path in files:
+        if len(files) > 1:
+            print(f"==> {layout.relative(path)} <==")
+        print("\n".join(tail(path, lines)))
+    return 0
+
+
+def _test(layout: Layout, args: argparse.Namespace, extra: list[str]) -> int:
+    was_up = stack.fully_up(layout, stack_config.load(layout.stack_file))
+    config = stack_config.StackConfig.from_settings(args.workers, args.kafka_nodes)
+    summary = None
+    try:
+        stack.Stack(layout, config).up()
+        argv = [sys.executable, "-m", "pytest", *pytest_argv(layout.repo, extra)]
+        say("test", " ".join(shlex.quote(arg) for arg in argv[1:]))
+        # pytest's output is passed through and its closing line repeated after `down`,
+        # so the run still ends with the test summary.
+        with subprocess.Popen(
+            argv,
+            cwd=layout.repo,
+            env={**os.environ, **config.service_env()},
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+            errors="replace",
+        ) as pytest:
+            for line in pytest.stdout or ():
+                sys.stdout.write(line)
+                sys.stdout.flush()
+                if PYTEST_SUMMARY.match(line.strip()):
+                    summary = line.strip()
+        code = pytest.returncode
+    finally:
+        if not was_up:
+            stack.down(layout)
+    say("test", f"pytest exited with {code}")
+    if summary:
+        print(summary, flush=True)
+    return code
+
+
+def main(argv: list[str] | None = None) -> int:
+    args, extra = parse(sys.argv[1:] if argv is None else argv)
+    layout = Layout.discover()
+    try:
+        if args.command == "up":
+            stack.Stack(
+                layout, stack_config.StackConfig.from_settings(args.workers, args.kafka_nodes)
+            ).up()
+        elif args.command == "down":
+            stack.down(layout)
+            if args.purge:
+                stack.purge(layout)
+        elif args.command == "status":
+            return 0 if stack.status(layout, stack_config.load(layout.stack_file)) else 3
+        elif args.command == "logs":
+            return _logs(layout, args.component, args.follow, args.lines)
+        elif args.command == "env":
+            for key, value in sorted(_saved(layout).service_env().items()):
+                print(f"export {key}={shlex.quote(value)}")
+        elif args.command == "start":
+            stack.Stack(layout, _saved(layout)).start(args.component)
+        elif args.command == "stop":
+            stack.stop_one(layout, args.component)
+        elif args.command == "test":
+            return _test(layout, args, extra)
+    except StackError as error:
+        log = layout.relative(error.log) if error.log else None
+        fail(error, log)
+        return 1
+    except KeyboardInterrupt:
+        print("[dev] interrupted; `scripts/dev status` shows what runs", file=sys.stderr)
+        return 130
+    return 0

@@ -1,0 +1,250 @@
+"""The local stack's pure logic: ports, Kafka configuration, arguments, process bookkeeping."""
+
+from __future__ import annotations
+
+import base64
+import signal
+import sys
+import time
+import xml.etree.ElementTree as ET
+from pathlib import Path
+
+import pytest
+
+SCRIPTS = Path(__file__).resolve().parents[2] / "scripts"
+if str(SCRIPTS) not in sys.path:
+    sys.path.insert(0, str(SCRIPTS))
+
+from localstack import cli, kafka_cluster, procs, stack  # noqa: E402
+from localstack.config import StackConfig, load  # noqa: E402
+from localstack.layout import Layout  # noqa: E402
+from localstack.postgres import _ident, _literal  # noqa: E402
+from localstack.report import tail  # noqa: E402
+
+
+def properties(text: str) -> dict[str, str]:
+    pairs = (line.split("=", 1) for line in text.splitlines() if not line.startswith("#"))
+    return dict(pairs)
+
+
+def test_port_scheme_gives_each_node_a_broker_and_a_controller_port() -> None:
+    assert [(n.node_id, n.broker_port, n.controller_port) for n in kafka_cluster.nodes(3)] == [
+        (1, 19092, 19093),
+        (2, 19094, 19095),
+        (3, 19096, 19097),
+    ]
+    assert kafka_cluster.bootstrap(1) == "127.0.0.1:19092"
+    assert kafka_cluster.bootstrap(3) == "127.0.0.1:19092,127.0.0.1:19094,127.0.0.1:19096"
+
+
+def test_only_one_or_three_nodes() -> None:
+    with pytest.raises(ValueError, match="--kafka-nodes"):
+        kafka_cluster.nodes(2)
+
+
+def test_replication_tolerates_one_broker_down() -> None:
+    assert kafka_cluster.replication(1) == (1, 1)
+    assert kafka_cluster.replication(3) == (3, 2)
+
+
+def test_single_node_properties(tmp_path: Path) -> None:
+    node = kafka_cluster.nodes(1)[0]
+    props = properties(kafka_cluster.render_properties(node, 1, tmp_path / "data"))
+    assert props["process.roles"] == "broker,controller"
+    assert props["node.id"] == "1"
+    assert props["controller.quorum.voters"] == "1@127.0.0.1:19093"
+    assert props["listeners"] == "PLAINTEXT://127.0.0.1:19092,CONTROLLER://127.0.0.1:19093"
+    assert props["log.dirs"] == str(tmp_path / "data")
+    assert props["offsets.topic.replication.factor"] == "1"
+    assert props["transaction.state.log.min.isr"] == "1"
+    assert props["min.insync.replicas"] == "1"
+    assert props["auto.create.topics.enable"] == "false"
+
+
+def test_three_node_properties_agree_on_the_quorum(tmp_path: Path) -> None:
+    rendered = [
+        properties(kafka_cluster.render_properties(node, 3, tmp_path / str(node.node_id)))
+        for node in kafka_cluster.nodes(3)
+    ]
+    voters = {props["controller.quorum.voters"] for props in rendered}
+    assert voters == {"1@127.0.0.1:19093,2@127.0.0.1:19095,3@127.0.0.1:19097"}
+    assert [props["node.id"] for props in rendered] == ["1", "2", "3"]
+    assert len({props["listeners"] for props in rendered}) == 3
+    assert len({props["log.dirs"] for props in rendered}) == 3
+    for props in rendered:
+        assert props["offsets.topic.replication.factor"] == "3"
+        assert props["default.replication.factor"] == "3"
+        assert props["min.insync.replicas"] == "2"
+        assert props["transaction.state.log.min.isr"] == "2"
+
+
+def test_cluster_id_is_a_kafka_uuid() -> None:
+    ids = {kafka_cluster.new_cluster_id() for _ in range(200)}
+    assert len(ids) == 200
+    for cluster_id in ids:
+        assert len(cluster_id) == 22
+        assert not cluster_id.startswith("-")
+        assert len(base64.urlsafe_b64decode(cluster_id + "==")) == 16
+
+
+def test_pom_names_the_pinned_versions() -> None:
+    pom = ET.fromstring(kafka_cluster.render_pom())
+    ns = {"m": "http://maven.apache.org/POM/4.0.0"}
+    deps = {
+        d.findtext("m:artifactId", namespaces=ns): d.findtext("m:version", namespaces=ns)
+        for d in pom.iterfind("m:dependencies/m:dependency", ns)
+    }
+    assert deps == {
+        "kafka_2.13": kafka_cluster.KAFKA_VERSION,
+        "log4j-core": kafka_cluster.LOG4J_VERSION,
+        "log4j-slf4j2-impl": kafka_cluster.LOG4J_VERSION,
+        "slf4j-api": kafka_cluster.SLF4J_VERSION,
+    }
+
+
+def test_java_command_keeps_the_heap_small(tmp_path: Path) -> None:
+    argv = kafka_cluster.java_argv(tmp_path, "kafka.Kafka", "server.properties")
+    assert argv[0] == "java"
+    assert "-Xmx512m" in argv
+    assert argv[-2:] == ["kafka.Kafka", "server.properties"]
+    assert argv[argv.index("-cp") + 1] == f"{tmp_path}/*"
+
+
+def test_up_defaults() -> None:
+    args, extra = cli.parse(["up"])
+    assert (args.command, args.workers, args.kafka_nodes, extra) == ("up", 2, 1, [])
+
+
+def test_up_sizes() -> None:
+    args, _ = cli.parse(["up", "--workers", "3", "--kafka-nodes", "3"])
+    assert (args.workers, args.kafka_nodes) == (3, 3)
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["up", "--kafka-nodes", "2"],
+        ["up", "--workers", "-1"],
+        ["up", "--bogus"],
+        ["start", "kafka"],
+        ["stop", "worker-0"],
+        ["status", "extra"],
+    ],
+)
+def test_bad_arguments_exit_with_usage(argv: list[str], capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exited:
+        cli.parse(argv)
+    assert exited.value.code == 2
+    assert "usage: scripts/dev" in capsys.readouterr().err
+
+
+def test_components_by_name() -> None:
+    for name in ["postgres", "dockerd", "master", "kafka-3", "worker-12"]:
+        assert cli.parse(["stop", name])[0].component == name
+
+
+def test_test_passes_unknown_arguments_to_pytest() -> None:
+    args, extra = cli.parse(["test", "--workers", "1", "-x", "-k", "submit"])
+    assert (args.command, args.workers, extra) == ("test", 1, ["-x", "-k", "submit"])
+    assert cli.pytest_argv(Path.cwd(), extra) == [*cli.TEST_TIERS, "-x", "-k", "submit"]
+
+
+def test_named_test_paths_replace_the_tiers(tmp_path: Path) -> None:
+    (tmp_path / "tests" / "unit").mkdir(parents=True)
+    named = ["tests/unit/test_a.py::test_one", "-q"]
+    assert cli.pytest_argv(tmp_path, named) == named
+
+
+def test_service_env_points_at_the_stack() -> None:
+    config = StackConfig(
+        kafka_nodes=3,
+        passthrough={"DCCF_API_TOKENS": "alice:secret", "DCCF_LEASE_SECONDS": "10"},
+    )
+    env = config.service_env()
+    assert env["DCCF_KAFKA_BOOTSTRAP"] == kafka_cluster.bootstrap(3)
+    assert env["DCCF_PG_PORT"] == "55432"
+    assert env["DCCF_URL"] == "http://127.0.0.1:8080"
+    assert env["DCCF_DOCKER_HOST"] == "unix:///var/run/docker.sock"
+    assert env["DCCF_API_TOKENS"] == "alice:secret"
+    assert "DCCF_WORKER_ID" not in env
+
+
+def test_config_round_trips_through_stack_json(tmp_path: Path) -> None:
+    config = StackConfig(workers=4, kafka_nodes=3, passthrough={"DCCF_API_TOKENS": "a:b"})
+    config.save(tmp_path / "stack.json")
+    assert load(tmp_path / "stack.json") == config
+    assert (tmp_path / "stack.json").stat().st_mode & 0o777 == 0o600
+    assert load(tmp_path / "missing.json") is None
+
+
+def test_expected_components() -> None:
+    components = stack.expected(StackConfig(workers=2, kafka_nodes=3))
+    assert list(components) == [
+        "postgres",
+        "kafka-1",
+        "kafka-2",
+        "kafka-3",
+        "master",
+        "worker-1",
+        "worker-2",
+    ]
+    assert components["kafka-2"] == "127.0.0.1:19094"
+
+
+def test_stop_policies() -> None:
+    layout = Layout(repo=Path("/r"), state=Path("/r/.dccf"), cache=Path("/c"))
+    assert stack.stop_for(layout, "postgres").signal == signal.SIGINT
+    assert stack.stop_for(layout, "worker-1").grace_seconds == 60
+    assert stack.stop_for(layout, "kafka-2").pidfile == Path("/r/.dccf/run/kafka-2.pid")
+
+
+def test_sql_quoting() -> None:
+    assert _literal("it's") == "'it''s'"
+    assert _ident('we"ird') == '"we""ird"'
+
+
+def test_tail_keeps_the_last_lines(tmp_path: Path) -> None:
+    log = tmp_path / "x.log"
+    log.write_text("".join(f"line {i}\n" for i in range(100)))
+    assert tail(log, 3) == ["line 97", "line 98", "line 99"]
+    assert tail(tmp_path / "missing.log") == []
+
+
+def test_background_process_lifecycle(tmp_path: Path) -> None:
+    spec = procs.Spec(
+        name="sleeper",
+        argv=["sleep", "60"],
+        log=tmp_path / "logs" / "sleeper.log",
+        pidfile=tmp_path / "run" / "sleeper.pid",
+    )
+    pid = procs.start(spec)
+    assert procs.read_pid(spec.pidfile) == pid
+    assert "starting sleeper" in spec.log.read_text()
+    started = time.monotonic()
+    took = procs.stop([procs.Stop("sleeper", spec.pidfile, signal.SIGTERM, 5)])
+    assert set(took) == {"sleeper"}
+    assert time.monotonic() - started < 5
+    assert not procs.alive(pid)
+    assert not spec.pidfile.exists()
+
+
+def test_a_process_that_ignores_its_signal_is_killed(tmp_path: Path) -> None:
+    spec = procs.Spec(
+        name="stubborn",
+        argv=["sh", "-c", "trap '' TERM; sleep 60 & wait"],
+        log=tmp_path / "stubborn.log",
+        pidfile=tmp_path / "stubborn.pid",
+    )
+    pid = procs.start(spec)
+    time.sleep(0.2)
+    procs.stop([procs.Stop("stubborn", spec.pidfile, signal.SIGTERM, 0.5)])
+    assert not procs.alive(pid)
+
+
+def test_a_reused_pid_is_not_ours(tmp_path: Path) -> None:
+    pidfile = tmp_path / "other.pid"
+    pidfile.write_text("1\n0\n")  # PID 1 runs, but it did not start at tick 0
+    assert procs.read_pid(pidfile) is None
+    pidfile.write_text("not a pid\n")
+    assert procs.read_pid(pidfile) is None
+    assert procs.read_pid(tmp_path / "absent.pid") is None
