@@ -13,7 +13,15 @@ class ClusterNamespace(pulumi.ComponentResource):
         super().__init__("dccf:k8s:ClusterNamespace", name, {}, opts)
         ns = k8s.core.v1.Namespace(
             name,
-            metadata={"name": namespace, "labels": {"app.kubernetes.io/part-of": "dccf"}},
+            metadata={
+                "name": namespace,
+                "labels": {
+                    "app.kubernetes.io/part-of": "dccf",
+                    # The workers' Docker daemons run privileged; say so to Pod Security
+                    # Admission rather than fail on clusters that enforce a stricter level.
+                    "pod-security.kubernetes.io/enforce": "privileged",
+                },
+            },
             opts=pulumi.ResourceOptions(parent=self),
         )
         self.name = ns.metadata.apply(lambda m: m.name)
