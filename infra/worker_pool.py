@@ -110,9 +110,11 @@ def _dind(args: WorkerArgs, socket_mount: dict[str, str]) -> dict[str, Any]:
         "name": "dind",
         "image": DIND_IMAGE,
         "restartPolicy": "Always",
-        # The socket's group is the worker's, so the non-root worker may use it.
-        "args": [f"--host={DOCKER_HOST}", f"--group={SERVICES_UID}"],
-        # Empty: no TLS certificates and no TCP listener, only the shared unix socket.
+        # Naming `dockerd` first keeps the image's entrypoint from adding its default TCP
+        # listener (2375, unauthenticated with TLS off), which any pod could reach. The
+        # socket's group is the worker's, so the non-root worker may use it.
+        "args": ["dockerd", f"--host={DOCKER_HOST}", f"--group={SERVICES_UID}"],
+        # Empty: no TLS certificates to generate; only the shared unix socket is served.
         "env": [{"name": "DOCKER_TLS_CERTDIR", "value": ""}],
         "securityContext": {"privileged": True},
         "startupProbe": {

@@ -343,6 +343,10 @@ def docker_socket_shared(objects: list[Obj], expect: Expect) -> Iterator[str]:
         if not sidecars:
             yield f"{where}: no native sidecar daemon listens on {docker_host}"
             continue
+        args = sidecars[0]["args"]
+        # Without `dockerd` first, the dind entrypoint adds an unauthenticated TCP listener.
+        if args[0] != "dockerd" or any(a.startswith("--host=tcp") for a in args):
+            yield f"{where}: the Docker daemon would also listen on TCP"
         mine = {
             m["name"] for m in container.get("volumeMounts", []) if m["mountPath"] == socket_dir
         }

@@ -64,9 +64,12 @@ def test_dockerignore_admits_exactly_the_hashed_paths() -> None:
     assert admitted == set(CONTEXT_PATHS)
 
 
-def test_minikube_stack_builds_and_loads_the_hashed_image(default_stack: Rendered) -> None:
+def test_minikube_stack_builds_and_loads_the_hashed_image(render_stack) -> None:
+    # Hashed right before rendering: a session-wide render could predate an edit of the tree.
+    tag = context_tag()
+    default_stack = render_stack()
     (built,) = default_stack.built_images
-    assert built["ref"] == f"dccf-services:{context_tag()}"
+    assert built["ref"] == f"dccf-services:{tag}"
     assert (built["delivery"], built["profile"], built["dockerfile"]) == (
         "minikube",
         "minikube",

@@ -135,9 +135,13 @@ def object_in_default_namespace(objects: list[Obj]) -> None:
 
 
 def daemon_listens_elsewhere(objects: list[Obj]) -> None:
-    _pod(objects, "Deployment", "dccf-worker")["initContainers"][0]["args"][0] = (
+    _pod(objects, "Deployment", "dccf-worker")["initContainers"][0]["args"][1] = (
         "--host=unix:///var/run/docker.sock"
     )
+
+
+def daemon_left_to_the_entrypoint_defaults(objects: list[Obj]) -> None:
+    _pod(objects, "Deployment", "dccf-worker")["initContainers"][0]["args"].pop(0)
 
 
 def socket_volume_not_shared(objects: list[Obj]) -> None:
@@ -174,6 +178,7 @@ BREAKS: dict[Callable[[list[Obj]], None], str] = {
     config_map_missing: "is not declared",
     object_in_default_namespace: "is in default",
     daemon_listens_elsewhere: "no native sidecar daemon listens on",
+    daemon_left_to_the_entrypoint_defaults: "the Docker daemon would also listen on TCP",
     socket_volume_not_shared: "share no volume at /var/run/dind",
     grace_too_short: "grace 30 s is shorter than a 3600 s job",
 }
