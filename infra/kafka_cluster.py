@@ -23,12 +23,16 @@ KAFKA_UID = 1000
 STATEFULSET = "kafka"
 HEADLESS_SERVICE = "kafka-headless"
 CLIENT_SERVICE = "kafka"
-DATA_MOUNT = "/var/lib/kafka"
+# The image declares this path a VOLUME: mounting the claim anywhere else would leave the
+# data on an anonymous volume that dies with the container.
+DATA_MOUNT = "/var/lib/kafka/data"
 
 # `${...}` is shell expansion at start; Kubernetes only expands `$(NAME)`, which this avoids.
+# log.dirs is a subdirectory: a fresh cloud volume has lost+found at its root, which Kafka
+# would take for a malformed partition directory.
 START_SCRIPT = f"""\
 node_id="${{POD_NAME##*-}}"
-data={DATA_MOUNT}/data
+data={DATA_MOUNT}/logs
 cat > /tmp/server.properties <<EOF
 process.roles=broker,controller
 node.id=${{node_id}}
