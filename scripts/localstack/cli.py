@@ -57,14 +57,16 @@ def _component(text: str) -> str:
 
 def _add_size_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
-        "--workers", type=_count(0), default=2, metavar="N", help="workers to run (default 2)"
+        "--workers",
+        type=_count(0),
+        metavar="N",
+        help="workers to run (default: as many as run now, else 2)",
     )
     parser.add_argument(
         "--kafka-nodes",
         type=int,
         choices=kafka_cluster.ALLOWED_NODES,
-        default=1,
-        help="Kafka brokers (default 1; 3 for a replicated cluster)",
+        help="Kafka brokers, 1 or 3 (default: as many as run now, else 1)",
     )
 
 
@@ -95,7 +97,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="up, run every test tier with the stack's DCCF_* env, then down",
         description="Brings the stack up, runs pytest on "
         + " ".join(TEST_TIERS)
-        + " (or only the test paths given), takes the stack down unless it was already up, "
+        + " (or only the test paths given), takes the stack down unless some of it ran before, "
         "and exits with pytest's code. Unknown arguments go to pytest.",
         allow_abbrev=False,
     )
@@ -136,6 +138,15 @@ def _saved(layout: Layout) -> stack_config.StackConfig:
     return saved
 
 
+def _requested(layout: Layout, args: argparse.Namespace) -> stack_config.StackConfig:
+    """Sizes left out keep those of the running stack, so a bare `up` changes nothing."""
+    saved = stack_config.load(layout.stack_file)
+    running = saved if saved and stack.live(layout) else None
+    workers = args.workers if args.workers is not None else running.workers if running else 2
+    nodes = args.kafka_nodes or (running.kafka_nodes if running else 1)
+    return stack_config.StackConfig.from_settings(workers, nodes)
+
+
 def _logs(layout: Layout, component: str | None, follow: bool, lines: int) -> int:
     if component:
         files = [layout.log(component)]
@@ -158,8 +169,8 @@ def _logs(layout: Layout, component: str | None, follow: bool, lines: int) -> in
 
 
 def _test(layout: Layout, args: argparse.Namespace, extra: list[str]) -> int:
-    was_up = stack.fully_up(layout, stack_config.load(layout.stack_file))
-    config = stack_config.StackConfig.from_settings(args.workers, args.kafka_nodes)
+    was_up = bool(stack.live(layout))
+    config = _requested(layout, args)
     summary = None
     try:
         stack.Stack(layout, config).up()
@@ -196,9 +207,7 @@ def main(argv: list[str] | None = None) -> int:
     layout = Layout.discover()
     try:
         if args.command == "up":
-            stack.Stack(
-                layout, stack_config.StackConfig.from_settings(args.workers, args.kafka_nodes)
-            ).up()
+            stack.Stack(layout, _requested(layout, args)).up()
         elif args.command == "down":
             stack.down(layout)
             if args.purge:

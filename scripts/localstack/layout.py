@@ -34,14 +34,6 @@ class Layout:
         return self.state / "run"
 
     @property
-    def pg_data(self) -> Path:
-        return self.state / "pg"
-
-    @property
-    def pg_socket_dir(self) -> Path:
-        return self.state / "pg-socket"
-
-    @property
     def kafka(self) -> Path:
         return self.state / "kafka"
 

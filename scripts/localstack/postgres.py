@@ -7,6 +7,8 @@ password, as it does for the services.
 
 from __future__ import annotations
 
+import functools
+import hashlib
 import os
 import pwd
 import re
@@ -20,6 +22,7 @@ from localstack.procs import Spec
 from localstack.report import StackError
 
 PG_ROOT = Path("/usr/lib/postgresql")
+FALLBACK_HOME = Path("/var/lib/dccf")
 # A unix socket path must fit in sun_path (108 bytes with the file name .s.PGSQL.NNNNN).
 SOCKET_PATH_MAX = 90
 
@@ -43,14 +46,37 @@ def run_as() -> str | None:
     return "postgres" if os.geteuid() == 0 else None
 
 
+@functools.cache
+def home(layout: Layout) -> Path:
+    """The folder of the cluster (pg/) and its socket (pg-socket/): .dccf, unless the server
+    user cannot walk down to it (a clone under /root, say); then a folder of this repo's
+    own under /var/lib/dccf."""
+    user = run_as()
+    if user is None:
+        return layout.state
+    layout.state.mkdir(parents=True, exist_ok=True)
+    probe = subprocess.run(
+        ["runuser", "-u", user, "--", "test", "-x", str(layout.state)],
+        stdin=subprocess.DEVNULL,
+        capture_output=True,
+    )
+    if probe.returncode == 0:
+        return layout.state
+    return FALLBACK_HOME / hashlib.sha256(str(layout.repo).encode()).hexdigest()[:12]
+
+
+def data_dir(layout: Layout) -> Path:
+    return home(layout) / "pg"
+
+
 def socket_dir(layout: Layout) -> Path:
-    if len(str(layout.pg_socket_dir)) > SOCKET_PATH_MAX:
+    path = home(layout) / "pg-socket"
+    if len(str(path)) > SOCKET_PATH_MAX:
         raise StackError(
             "postgres",
-            f"the repo path is too long for a Postgres socket ({layout.pg_socket_dir}); "
-            "clone it to a shorter path",
+            f"the repo path is too long for a Postgres socket ({path}); clone it to a shorter path",
         )
-    return layout.pg_socket_dir
+    return path
 
 
 def _hand_over(path: Path, user: str | None) -> None:
@@ -61,30 +87,13 @@ def _hand_over(path: Path, user: str | None) -> None:
         os.chown(path, entry.pw_uid, entry.pw_gid)
 
 
-def _check_reachable(layout: Layout, user: str | None) -> None:
-    """The server user must be able to walk down to the data dir; a clone under /root is not."""
-    if user is None:
-        return
-    probe = subprocess.run(
-        ["runuser", "-u", user, "--", "test", "-x", str(layout.state)],
-        stdin=subprocess.DEVNULL,
-        capture_output=True,
-    )
-    if probe.returncode != 0:
-        raise StackError(
-            "postgres",
-            f"user {user} cannot reach {layout.state}: let it traverse the parent folders "
-            f"(chmod o+x on each) or clone the repo somewhere it can",
-        )
-
-
 def init(layout: Layout, config: StackConfig) -> bool:
     """Create the cluster once; True when it did."""
-    if (layout.pg_data / "PG_VERSION").exists():
+    data = data_dir(layout)
+    if (data / "PG_VERSION").exists():
         return False
     user = run_as()
-    _check_reachable(layout, user)
-    _hand_over(layout.pg_data, user)
+    _hand_over(data, user)
     log = layout.log("postgres")
     log.parent.mkdir(parents=True, exist_ok=True)
     with log.open("ab") as out:
@@ -92,7 +101,7 @@ def init(layout: Layout, config: StackConfig) -> bool:
             [
                 str(bin_dir() / "initdb"),
                 "-D",
-                str(layout.pg_data),
+                str(data),
                 "-U",
                 "postgres",
                 "--auth-local=trust",
@@ -108,7 +117,7 @@ def init(layout: Layout, config: StackConfig) -> bool:
             extra_groups=[] if user else None,
         )
     if result.returncode != 0:
-        shutil.rmtree(layout.pg_data, ignore_errors=True)
+        shutil.rmtree(data, ignore_errors=True)
         raise StackError("postgres", "initdb failed", log)
     return True
 
@@ -120,7 +129,7 @@ def spec(layout: Layout, config: StackConfig) -> Spec:
         argv=[
             str(bin_dir() / "postgres"),
             "-D",
-            str(layout.pg_data),
+            str(data_dir(layout)),
             "-c",
             "listen_addresses=127.0.0.1",
             "-c",
@@ -143,7 +152,7 @@ def _psql(layout: Layout, config: StackConfig, sql: str) -> subprocess.Completed
         [
             str(bin_dir() / "psql"),
             "-h",
-            str(layout.pg_socket_dir),
+            str(socket_dir(layout)),
             "-p",
             str(config.pg_port),
             "-U",

@@ -92,7 +92,8 @@ class Stack:
         started = time.monotonic()
         layout, config = self.layout, self.config
         if postgres.init(layout, config):
-            say("postgres", f"created cluster in {layout.relative(layout.pg_data)}", started)
+            data = layout.relative(postgres.data_dir(layout))
+            say("postgres", f"created cluster in {data}", started)
         pid = procs.read_pid(layout.pidfile("postgres"))
         verb = "running"
         if pid is None:
@@ -254,10 +255,10 @@ class Stack:
             name for name in live(self.layout, "worker-") if _index(name) > self.config.workers
         ]
         if extra:
-            started = time.monotonic()
-            procs.stop([stop_for(self.layout, name) for name in extra])
+            took = procs.stop([stop_for(self.layout, name) for name in extra])
             for name in extra:
-                say(name, f"stopped (the stack now has {self.config.workers})", started)
+                spent = f" ({took[name]:.1f} s)" if name in took else ""
+                say(name, f"stopped: the stack now has {self.config.workers} workers{spent}")
         self._start_workers(list(range(1, self.config.workers + 1)))
 
     def _start_workers(self, indexes: list[int]) -> None:
@@ -295,16 +296,19 @@ def down(layout: Layout) -> None:
         [n for n in running if n == "dockerd"],
     ]
     for group in filter(None, groups):
-        started = time.monotonic()
         took = procs.stop([stop_for(layout, name) for name in group])
         for name in group:
-            say(name, f"stopped (pid {running[name]})", started if name in took else None)
+            spent = f" ({took[name]:.1f} s)" if name in took else ""
+            say(name, f"stopped (pid {running[name]}){spent}")
     for pidfile in layout.run.glob("*.pid"):
         pidfile.unlink(missing_ok=True)
 
 
 def purge(layout: Layout) -> None:
     """Delete the stack's state; the venv and the download cache stay."""
+    pg_home = postgres.home(layout)
+    if pg_home != layout.state:
+        shutil.rmtree(pg_home, ignore_errors=True)
     for path in sorted(layout.state.iterdir()):
         if path.name == "venv":
             continue
@@ -361,10 +365,3 @@ def status(layout: Layout, config: StackConfig | None) -> bool:
             "  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip()
         )
     return healthy
-
-
-def fully_up(layout: Layout, config: StackConfig | None) -> bool:
-    if config is None:
-        return False
-    running = live(layout)
-    return all(name in running for name in expected(config))

@@ -112,12 +112,29 @@ def test_java_command_keeps_the_heap_small(tmp_path: Path) -> None:
 
 def test_up_defaults() -> None:
     args, extra = cli.parse(["up"])
-    assert (args.command, args.workers, args.kafka_nodes, extra) == ("up", 2, 1, [])
+    assert (args.command, args.workers, args.kafka_nodes, extra) == ("up", None, None, [])
 
 
 def test_up_sizes() -> None:
-    args, _ = cli.parse(["up", "--workers", "3", "--kafka-nodes", "3"])
-    assert (args.workers, args.kafka_nodes) == (3, 3)
+    args, _ = cli.parse(["up", "--workers", "0", "--kafka-nodes", "3"])
+    assert (args.workers, args.kafka_nodes) == (0, 3)
+
+
+def test_sizes_default_to_the_running_stack(tmp_path: Path) -> None:
+    layout = Layout(repo=tmp_path, state=tmp_path / ".dccf", cache=tmp_path / "cache")
+
+    def sizes(*argv: str) -> tuple[int, int]:
+        config = cli._requested(layout, cli.parse(list(argv))[0])
+        return config.workers, config.kafka_nodes
+
+    StackConfig(workers=3, kafka_nodes=3).save(layout.stack_file)
+    assert sizes("up") == (2, 1)  # saved, but nothing runs: the defaults
+    procs.start(procs.Spec("master", ["sleep", "30"], layout.log("m"), layout.pidfile("master")))
+    try:
+        assert sizes("up") == (3, 3)
+        assert sizes("up", "--workers", "1") == (1, 3)
+    finally:
+        procs.stop([stack.stop_for(layout, "master")])
 
 
 @pytest.mark.parametrize(
