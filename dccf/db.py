@@ -1,0 +1,135 @@
+"""Postgres connections: a small thread-safe pool over pg8000's native API.
+
+pg8000 connections are not thread-safe and hold no server-side cursors, so each request
+borrows one connection for its whole unit of work and every query is kept small (chunked
+blobs are fetched one chunk per query).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import queue
+import threading
+from collections.abc import Iterator
+from typing import Any
+
+import pg8000.native
+from pg8000.exceptions import DatabaseError, InterfaceError
+
+from dccf.settings import Postgres
+
+Connection = pg8000.native.Connection
+
+
+class DatabaseUnavailable(Exception):
+    """Postgres cannot be reached; callers answer 503 or retry."""
+
+
+# pg8000 also raises InterfaceError for programming errors; only these mean "connection lost".
+_LOST_CONNECTION_MESSAGES = ("network error", "connection is closed", "communication error")
+
+# SQLSTATE classes meaning "the server is going away or not accepting work yet".
+_UNAVAILABLE_SQLSTATES = ("57P01", "57P02", "57P03", "08")
+
+
+def _is_unavailable(exc: BaseException) -> bool:
+    if isinstance(exc, OSError | EOFError):
+        return True
+    if isinstance(exc, InterfaceError):
+        return isinstance(exc.__cause__, OSError) or str(exc) in _LOST_CONNECTION_MESSAGES
+    if isinstance(exc, DatabaseError) and exc.args and isinstance(exc.args[0], dict):
+        code = str(exc.args[0].get("C", ""))
+        return code.startswith(_UNAVAILABLE_SQLSTATES)
+    return False
+
+
+def connect(cfg: Postgres, application_name: str = "dccf") -> Connection:
+    try:
+        return pg8000.native.Connection(
+            user=cfg.user,
+            password=cfg.password,
+            host=cfg.host,
+            port=cfg.port,
+            database=cfg.database,
+            application_name=application_name,
+            timeout=30,
+            tcp_keepalive=True,
+        )
+    except Exception as exc:
+        if _is_unavailable(exc):
+            raise DatabaseUnavailable(
+                f"cannot connect to Postgres at {cfg.host}:{cfg.port}: {exc}"
+            ) from exc
+        raise
+
+
+class Pool:
+    """At most `size` connections, handed out one per unit of work.
+
+    A connection that failed mid-use is dropped, not returned, so the next borrower
+    reconnects; this is how the services recover by themselves after a Postgres restart.
+    """
+
+    def __init__(self, cfg: Postgres, application_name: str = "dccf") -> None:
+        self._cfg = cfg
+        self._name = application_name
+        self._idle: queue.LifoQueue[Connection] = queue.LifoQueue()
+        self._slots = threading.BoundedSemaphore(cfg.pool_size)
+
+    @contextlib.contextmanager
+    def connection(self) -> Iterator[Connection]:
+        if not self._slots.acquire(timeout=30):
+            raise DatabaseUnavailable("no free Postgres connection within 30 s")
+        conn: Connection | None = None
+        try:
+            try:
+                conn = self._idle.get_nowait()
+            except queue.Empty:
+                conn = connect(self._cfg, self._name)
+            yield conn
+        except BaseException as exc:
+            if conn is not None and (_is_unavailable(exc) or _in_transaction(conn)):
+                _close_quietly(conn)
+                conn = None
+            if _is_unavailable(exc) and not isinstance(exc, DatabaseUnavailable):
+                raise DatabaseUnavailable(f"lost the Postgres connection: {exc}") from exc
+            raise
+        finally:
+            if conn is not None:
+                self._idle.put(conn)
+            self._slots.release()
+
+    @contextlib.contextmanager
+    def transaction(self) -> Iterator[Connection]:
+        """Borrow a connection inside BEGIN ... COMMIT; any exception rolls back."""
+        with self.connection() as conn:
+            conn.run("BEGIN")
+            try:
+                yield conn
+            except BaseException:
+                with contextlib.suppress(Exception):
+                    conn.run("ROLLBACK")
+                raise
+            conn.run("COMMIT")
+
+    def run(self, sql: str, **params: Any) -> list[list[Any]]:
+        """One autocommitted statement."""
+        with self.connection() as conn:
+            return conn.run(sql, **params)
+
+    def close(self) -> None:
+        while True:
+            try:
+                _close_quietly(self._idle.get_nowait())
+            except queue.Empty:
+                return
+
+
+def _in_transaction(conn: Connection) -> bool:
+    # An exception may leave a transaction open; such a connection must not be reused.
+    return getattr(conn, "_transaction_status", b"I") != b"I"
+
+
+def _close_quietly(conn: Connection) -> None:
+    with contextlib.suppress(Exception):
+        conn.close()

@@ -1,0 +1,211 @@
+"""Queries on the jobs table shared by master and worker: the job's state machine in SQL.
+
+Every transition is a conditional UPDATE, so two actors racing for one job cannot both win:
+a claim needs `status='queued'`, and a worker's writes are fenced by its attempt number.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from dccf.db import Connection
+from dccf.jobs import JobLimits, JobStatus, LogStream, Network, Reason
+
+_COLUMNS = (
+    "id, principal, name, status, reason, exit_code, attempt, worker, cancel_requested,"
+    " timeout_seconds, memory_mb, cpus, network, callback_url, build_args,"
+    " created_at, started_at, finished_at"
+)
+
+
+@dataclass(frozen=True)
+class JobRecord:
+    id: int
+    principal: str
+    name: str | None
+    status: JobStatus
+    reason: Reason | None
+    exit_code: int | None
+    attempt: int
+    worker: str | None
+    cancel_requested: bool
+    limits: JobLimits
+    callback_url: str | None
+    build_args: dict[str, str]
+    created_at: datetime
+    started_at: datetime | None
+    finished_at: datetime | None
+
+
+def _record(row: list[Any]) -> JobRecord:
+    return JobRecord(
+        id=int(row[0]),
+        principal=row[1],
+        name=row[2],
+        status=JobStatus(row[3]),
+        reason=Reason(row[4]) if row[4] else None,
+        exit_code=row[5],
+        attempt=int(row[6]),
+        worker=row[7],
+        cancel_requested=bool(row[8]),
+        limits=JobLimits(int(row[9]), int(row[10]), float(row[11]), Network(row[12])),
+        callback_url=row[13],
+        build_args=json.loads(row[14]),
+        created_at=row[15],
+        started_at=row[16],
+        finished_at=row[17],
+    )
+
+
+def insert(
+    conn: Connection,
+    *,
+    principal: str,
+    name: str | None,
+    limits: JobLimits,
+    callback_url: str | None,
+    build_args: dict[str, str],
+) -> JobRecord:
+    rows = conn.run(
+        "INSERT INTO jobs (principal, name, timeout_seconds, memory_mb, cpus, network,"
+        " callback_url, build_args)"
+        " VALUES (:principal, :name, :timeout, :memory, :cpus, :network, :callback, :args)"
+        f" RETURNING {_COLUMNS}",
+        principal=principal,
+        name=name,
+        timeout=limits.timeout_seconds,
+        memory=limits.memory_mb,
+        cpus=limits.cpus,
+        network=str(limits.network),
+        callback=callback_url,
+        args=json.dumps(build_args, sort_keys=True),
+    )
+    return _record(rows[0])
+
+
+def get(conn: Connection, job_id: int, principal: str | None = None) -> JobRecord | None:
+    """The job, or None when it does not exist or belongs to another principal."""
+    rows = conn.run(
+        f"SELECT {_COLUMNS} FROM jobs WHERE id = :id"
+        " AND (CAST(:principal AS text) IS NULL OR principal = :principal)",
+        id=job_id,
+        principal=principal,
+    )
+    return _record(rows[0]) if rows else None
+
+
+def page(
+    conn: Connection,
+    *,
+    principal: str | None,
+    status: JobStatus | None,
+    limit: int,
+    before: int | None,
+) -> list[JobRecord]:
+    """Newest first; `before` is the id the previous page ended at."""
+    rows = conn.run(
+        f"SELECT {_COLUMNS} FROM jobs"
+        " WHERE (CAST(:principal AS text) IS NULL OR principal = :principal)"
+        " AND (CAST(:status AS text) IS NULL OR status = :status)"
+        " AND (CAST(:before AS bigint) IS NULL OR id < :before)"
+        " ORDER BY id DESC LIMIT :limit",
+        principal=principal,
+        status=str(status) if status else None,
+        before=before,
+        limit=limit,
+    )
+    return [_record(r) for r in rows]
+
+
+def claim(conn: Connection, job_id: int, worker: str, lease_seconds: int) -> JobRecord | None:
+    """Take a queued job for this worker; None if another worker has it or it is not queued."""
+    rows = conn.run(
+        "UPDATE jobs SET status = 'running', attempt = attempt + 1, worker = :worker,"
+        " lease_until = now() + make_interval(secs => :lease), started_at = now()"
+        f" WHERE id = :id AND status = 'queued' RETURNING {_COLUMNS}",
+        id=job_id,
+        worker=worker,
+        lease=lease_seconds,
+    )
+    return _record(rows[0]) if rows else None
+
+
+def renew_lease(conn: Connection, job_id: int, attempt: int, lease_seconds: int) -> bool | None:
+    """Extend the lease; returns whether cancel was requested, or None if the job is no
+    longer this attempt's (the worker must then stop and write nothing)."""
+    rows = conn.run(
+        "UPDATE jobs SET lease_until = now() + make_interval(secs => :lease)"
+        " WHERE id = :id AND attempt = :attempt AND status = 'running'"
+        " RETURNING cancel_requested",
+        id=job_id,
+        attempt=attempt,
+        lease=lease_seconds,
+    )
+    return bool(rows[0][0]) if rows else None
+
+
+def lock_attempt(conn: Connection, job_id: int, attempt: int) -> bool:
+    """Inside a transaction: lock the job row if this attempt still owns it (the fence)."""
+    rows = conn.run(
+        "SELECT 1 FROM jobs WHERE id = :id AND attempt = :attempt AND status = 'running'"
+        " FOR UPDATE",
+        id=job_id,
+        attempt=attempt,
+    )
+    return bool(rows)
+
+
+def finish(
+    conn: Connection,
+    job_id: int,
+    attempt: int,
+    status: JobStatus,
+    reason: Reason | None,
+    exit_code: int | None,
+) -> bool:
+    """Set the terminal status, fenced by attempt; False if this attempt lost the job."""
+    rows = conn.run(
+        "UPDATE jobs SET status = :status, reason = :reason, exit_code = :exit_code,"
+        " finished_at = now(), lease_until = NULL"
+        " WHERE id = :id AND attempt = :attempt AND status = 'running' RETURNING id",
+        id=job_id,
+        attempt=attempt,
+        status=str(status),
+        reason=str(reason) if reason else None,
+        exit_code=exit_code,
+    )
+    return bool(rows)
+
+
+def store_log(conn: Connection, job_id: int, stream: LogStream, data: bytes, dropped: int) -> None:
+    conn.run(
+        "INSERT INTO job_logs (job_id, stream, data, dropped)"
+        " VALUES (:id, :kind, :data, :dropped)"
+        " ON CONFLICT (job_id, stream)"
+        " DO UPDATE SET data = EXCLUDED.data, dropped = EXCLUDED.dropped",
+        id=job_id,
+        kind=str(stream),
+        data=data,
+        dropped=dropped,
+    )
+
+
+def logs(conn: Connection, job_id: int) -> dict[LogStream, bytes]:
+    rows = conn.run("SELECT stream, data FROM job_logs WHERE job_id = :id", id=job_id)
+    return {LogStream(r[0]): bytes(r[1]) for r in rows}
+
+
+def status_counts(conn: Connection) -> dict[str, int]:
+    rows = conn.run("SELECT status, count(*) FROM jobs GROUP BY status")
+    return {r[0]: int(r[1]) for r in rows}
+
+
+def oldest_queued_age(conn: Connection) -> float:
+    rows = conn.run(
+        "SELECT coalesce(extract(epoch FROM now() - min(queued_at)), 0) FROM jobs"
+        " WHERE status = 'queued'"
+    )
+    return float(rows[0][0])

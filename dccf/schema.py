@@ -1,0 +1,125 @@
+"""The database schema, as numbered migrations applied at master start.
+
+Each migration runs once, in order, inside one transaction holding an advisory lock, so
+several master replicas starting together migrate exactly once.
+"""
+
+from __future__ import annotations
+
+from dccf.db import Connection
+
+_MIGRATION_LOCK = 0x0DCCF001
+
+MIGRATIONS: list[str] = [
+    # 1: jobs, their files (inputs and outputs, chunked) and logs.
+    """
+    CREATE TABLE jobs (
+        id               bigserial PRIMARY KEY,
+        principal        text NOT NULL DEFAULT '',
+        name             text,
+        status           text NOT NULL DEFAULT 'queued'
+                         CHECK (status IN ('queued','running','succeeded','failed','cancelled')),
+        reason           text,
+        exit_code        integer,
+        attempt          integer NOT NULL DEFAULT 0,
+        worker           text,
+        lease_until      timestamptz,
+        cancel_requested boolean NOT NULL DEFAULT false,
+        timeout_seconds  integer NOT NULL,
+        memory_mb        integer NOT NULL,
+        cpus             double precision NOT NULL,
+        network          text NOT NULL,
+        callback_url     text,
+        build_args       text NOT NULL DEFAULT '{}',
+        idempotency_key  text,
+        created_at       timestamptz NOT NULL DEFAULT now(),
+        queued_at        timestamptz NOT NULL DEFAULT now(),
+        started_at       timestamptz,
+        finished_at      timestamptz
+    );
+    CREATE INDEX jobs_principal_id ON jobs (principal, id DESC);
+    CREATE INDEX jobs_active ON jobs (status, queued_at) WHERE status IN ('queued', 'running');
+    CREATE UNIQUE INDEX jobs_idempotency ON jobs (principal, idempotency_key)
+        WHERE idempotency_key IS NOT NULL;
+
+    CREATE TABLE files (
+        id      bigserial PRIMARY KEY,
+        job_id  bigint NOT NULL REFERENCES jobs ON DELETE CASCADE,
+        kind    text NOT NULL CHECK (kind IN ('context', 'output')),
+        path    text NOT NULL,
+        size    bigint NOT NULL,
+        sha256  text NOT NULL,
+        UNIQUE (job_id, kind, path)
+    );
+    CREATE TABLE file_chunks (
+        file_id bigint NOT NULL REFERENCES files ON DELETE CASCADE,
+        seq     integer NOT NULL,
+        data    bytea NOT NULL,
+        PRIMARY KEY (file_id, seq)
+    );
+    -- Build contexts and outputs are mostly compressed or small; TOAST compression costs
+    -- CPU on every write and rarely saves space.
+    ALTER TABLE file_chunks ALTER COLUMN data SET STORAGE EXTERNAL;
+
+    CREATE TABLE job_logs (
+        job_id  bigint NOT NULL REFERENCES jobs ON DELETE CASCADE,
+        stream  text NOT NULL CHECK (stream IN ('build', 'stdout', 'stderr')),
+        data    bytea NOT NULL,
+        dropped bigint NOT NULL DEFAULT 0,
+        PRIMARY KEY (job_id, stream)
+    );
+
+    -- Every status change wakes the masters' long-polls (GET /v1/jobs/{id}?wait=N).
+    CREATE FUNCTION dccf_notify_status() RETURNS trigger LANGUAGE plpgsql AS $$
+    BEGIN
+        PERFORM pg_notify('dccf_job_status', NEW.id::text);
+        RETURN NULL;
+    END $$;
+    CREATE TRIGGER jobs_status_changed AFTER UPDATE OF status ON jobs FOR EACH ROW
+        WHEN (OLD.status IS DISTINCT FROM NEW.status) EXECUTE FUNCTION dccf_notify_status();
+    """,
+]
+
+
+def migrate(conn: Connection) -> int:
+    """Bring the schema up to date; returns the version now in force."""
+    conn.run("BEGIN")
+    try:
+        conn.run("SELECT pg_advisory_xact_lock(:key)", key=_MIGRATION_LOCK)
+        conn.run(
+            "CREATE TABLE IF NOT EXISTS schema_migrations ("
+            " version integer PRIMARY KEY, applied_at timestamptz NOT NULL DEFAULT now())"
+        )
+        rows = conn.run("SELECT coalesce(max(version), 0) FROM schema_migrations")
+        current = int(rows[0][0])
+        for version, sql in enumerate(MIGRATIONS, start=1):
+            if version <= current:
+                continue
+            for statement in _statements(sql):
+                conn.run(statement)
+            conn.run("INSERT INTO schema_migrations (version) VALUES (:v)", v=version)
+        conn.run("COMMIT")
+    except BaseException:
+        conn.run("ROLLBACK")
+        raise
+    return len(MIGRATIONS)
+
+
+def _statements(sql: str) -> list[str]:
+    """Split on `;` outside dollar-quoted function bodies."""
+    # Migrations use `--` only for comments, never inside string literals.
+    lines = [line.split("--", 1)[0] for line in sql.splitlines()]
+    parts = "\n".join(lines).split("$$")
+    statements: list[str] = []
+    current = ""
+    for index, part in enumerate(parts):
+        if index % 2:
+            current += "$$" + part + "$$"
+            continue
+        pieces = part.split(";")
+        current += pieces[0]
+        for piece in pieces[1:]:
+            statements.append(current)
+            current = piece
+    statements.append(current)
+    return [s.strip() for s in statements if s.strip()]
