@@ -1,13 +1,13 @@
 """The master's failure modes, each mapped to one HTTP status in one place.
 
-    ApiError                      {"error": {"code", "message"}}
-    ├── InvalidInput        400   a field, file name or archive breaks an API.md rule
-    ├── Unauthorized        401   missing or unknown bearer token
-    ├── NotFound            404   unknown job, malformed id, a job of another principal
-    ├── Conflict            409   the job's state forbids the action
-    ├── PayloadTooLarge     413   the upload (or one part of it) is over its cap
-    ├── UnsupportedMedia    415   the body is not the content type the endpoint takes
-    └── Unavailable         503   Postgres is down
+ApiError                      {"error": {"code", "message"}}
+├── InvalidInput        400   a field, file name or archive breaks an API.md rule
+├── Unauthorized        401   missing or unknown bearer token
+├── NotFound            404   unknown job, malformed id, a job of another principal
+├── Conflict            409   the job's state forbids the action
+├── PayloadTooLarge     413   the upload (or one part of it) is over its cap
+├── UnsupportedMedia    415   the body is not the content type the endpoint takes
+└── Unavailable         503   Postgres is down
 """
 
 from __future__ import annotations

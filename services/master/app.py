@@ -1,0 +1,88 @@
+"""The master's application factory: routes, middleware, error handlers and lifespan."""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import time
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+from starlette.applications import Starlette
+from starlette.middleware import Middleware
+
+from dccf import db, schema, settings
+from dccf.queue import Notifier
+from services.master import error_handlers, jobs_api, legacy_api, service_api
+from services.master.auth import BearerAuthMiddleware
+from services.master.body_limit import BodyLimitMiddleware
+from services.master.context import MasterContext
+from services.master.metrics import Metrics
+from services.master.status_watch import StatusWatch
+
+log = logging.getLogger(__name__)
+
+
+def read_demo(directory: Path) -> dict[str, bytes]:
+    if not (directory / "Dockerfile").is_file():
+        raise SystemExit(
+            f"the demo job is missing: no Dockerfile in {directory} (set DCCF_DEMO_DIR)"
+        )
+    return {
+        path.relative_to(directory).as_posix(): path.read_bytes()
+        for path in sorted(directory.rglob("*"))
+        if path.is_file()
+    }
+
+
+def _migrate(pool: db.Pool, attempts: int = 30) -> None:
+    """Wait for Postgres at start (it may still be booting in a fresh cluster), then migrate."""
+    for attempt in range(1, attempts + 1):
+        try:
+            with pool.connection() as conn:
+                version = schema.migrate(conn)
+            log.info("schema at version %d", version)
+            return
+        except db.DatabaseUnavailable as exc:
+            if attempt == attempts:
+                raise
+            log.warning("waiting for Postgres (%d/%d): %s", attempt, attempts, exc)
+            time.sleep(2)
+
+
+def create_app(config: settings.Settings | None = None) -> Starlette:
+    cfg = config or settings.load()
+    pool = db.Pool(cfg.postgres, "dccf-master")
+    ctx = MasterContext(
+        settings=cfg,
+        pool=pool,
+        notifier=Notifier(cfg.kafka),
+        watch=StatusWatch(cfg.postgres),
+        metrics=Metrics(pool),
+        demo_files=read_demo(cfg.master.demo_dir),
+    )
+    if not cfg.master.api_tokens:
+        log.warning("DCCF_API_TOKENS is empty: the API is open to anyone who can reach it")
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        _migrate(pool)
+        ctx.watch.start()
+        try:
+            yield
+        finally:
+            ctx.watch.stop()
+            ctx.notifier.close()
+            pool.close()
+
+    app = Starlette(
+        routes=[*jobs_api.routes, *legacy_api.routes, *service_api.routes],
+        middleware=[
+            Middleware(BearerAuthMiddleware, tokens=cfg.master.api_tokens),
+            Middleware(BodyLimitMiddleware, max_bytes=cfg.limits.max_upload_bytes),
+        ],
+        exception_handlers=error_handlers.handlers,
+        lifespan=lifespan,
+    )
+    app.state.ctx = ctx
+    return app

@@ -1,0 +1,91 @@
+"""Wakes long-polling requests when a job's status changes (Postgres LISTEN/NOTIFY).
+
+pg8000 has no blocking wait for notifications: they are read only while a query runs. So a
+thread waits with select() on the connection's socket and then runs a trivial query
+(~1 ms wake-ups, where polling every 100 ms gave ~46 ms). Waiters also re-read the job
+every second, so a missed notice (a reconnect, an overflowing deque) costs at most that.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import select
+import threading
+from collections import defaultdict
+
+from dccf import db
+from dccf.settings import Postgres
+
+log = logging.getLogger(__name__)
+
+CHANNEL = "dccf_job_status"
+
+
+class StatusWatch:
+    def __init__(self, cfg: Postgres) -> None:
+        self._cfg = cfg
+        self._waiters: defaultdict[int, set[asyncio.Event]] = defaultdict(set)
+        self._lock = threading.Lock()
+        self._stop = threading.Event()
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._thread = threading.Thread(target=self._run, name="status-watch", daemon=True)
+
+    def start(self) -> None:
+        self._loop = asyncio.get_running_loop()
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join(timeout=5)
+
+    @contextlib.contextmanager
+    def subscription(self, job_id: int):  # type: ignore[no-untyped-def]
+        event = asyncio.Event()
+        with self._lock:
+            self._waiters[job_id].add(event)
+        try:
+            yield event
+        finally:
+            with self._lock:
+                self._waiters[job_id].discard(event)
+                if not self._waiters[job_id]:
+                    del self._waiters[job_id]
+
+    def _wake(self, job_id: int) -> None:
+        with self._lock:
+            events = list(self._waiters.get(job_id, ()))
+        if events and self._loop is not None:
+            for event in events:
+                self._loop.call_soon_threadsafe(event.set)
+
+    def _run(self) -> None:
+        backoff = 0.5
+        while not self._stop.is_set():
+            try:
+                conn = db.connect(self._cfg, "dccf-status-watch")
+            except db.DatabaseUnavailable as exc:
+                log.warning("status watch cannot connect, retrying: %s", exc)
+                self._stop.wait(backoff)
+                backoff = min(backoff * 2, 10)
+                continue
+            backoff = 0.5
+            try:
+                self._listen(conn)
+            except Exception as exc:  # the loop must survive anything and reconnect
+                log.warning("status watch lost its connection, reconnecting: %s", exc)
+            finally:
+                with contextlib.suppress(Exception):
+                    conn.close()
+
+    def _listen(self, conn: db.Connection) -> None:
+        conn.run(f"LISTEN {CHANNEL}")
+        sock = conn._usock  # pg8000 exposes no public handle to wait on
+        while not self._stop.is_set():
+            select.select([sock], [], [], 1.0)
+            conn.run("SELECT 1")
+            while conn.notifications:
+                _pid, _channel, payload = conn.notifications.popleft()
+                if payload.isdigit():
+                    self._wake(int(payload))

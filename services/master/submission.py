@@ -1,0 +1,133 @@
+"""Accepting a job: read the multipart form within the caps, validate all of it, store the
+job and its build context in one transaction, then notify the workers.
+
+Nothing is written before every rule has passed, so a rejected request stores nothing.
+"""
+
+from __future__ import annotations
+
+import io
+import time
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from starlette.concurrency import run_in_threadpool
+from starlette.datastructures import FormData, UploadFile
+from starlette.requests import Request
+
+from dccf import filestore, job_records
+from dccf.job_records import JobRecord
+from services.master import context
+from services.master.body_limit import too_large
+from services.master.build_context import ContextTar, Upload, build_context
+from services.master.errors import InvalidInput, UnsupportedMedia
+from services.master.job_form import JobRequest, parse_job_fields
+
+CONTEXT_PATH = "context.tar"
+
+# Text parts are small; file parts spool to disk past 1 MiB (Starlette's UploadFile).
+_MAX_TEXT_PART = 64 * 1024
+_MAX_PARTS = 10_000
+
+
+@asynccontextmanager
+async def multipart_form(request: Request) -> AsyncIterator[FormData]:
+    """The request's form, within the upload cap; temporary files are removed on exit."""
+    content_type = request.headers.get("content-type", "")
+    if not content_type.lower().startswith("multipart/form-data"):
+        raise UnsupportedMedia(
+            f"this endpoint takes multipart/form-data, got {content_type or 'no content type'!r}"
+        )
+    limit = context.of(request).settings.limits.max_upload_bytes
+    length = request.headers.get("content-length", "")
+    if length.isdigit() and int(length) > limit:
+        raise too_large(limit)
+    async with request.form(
+        max_files=_MAX_PARTS, max_fields=_MAX_PARTS, max_part_size=_MAX_TEXT_PART
+    ) as form:
+        yield form
+
+
+def file_parts(form: FormData, name: str) -> list[Upload]:
+    uploads = []
+    for value in form.getlist(name):
+        if not isinstance(value, UploadFile):
+            raise InvalidInput(f"the {name!r} part must be a file upload with a filename")
+        uploads.append(Upload(filename=value.filename or "", file=value.file))
+    return uploads
+
+
+def single_file(form: FormData, name: str) -> Upload | None:
+    uploads = file_parts(form, name)
+    if len(uploads) > 1:
+        raise InvalidInput(f"send at most one {name!r} part, got {len(uploads)}")
+    return uploads[0] if uploads else None
+
+
+def text_fields(form: FormData, file_names: set[str]) -> dict[str, str]:
+    fields: dict[str, str] = {}
+    for key, value in form.multi_items():
+        if key in file_names:
+            continue
+        if not isinstance(value, str):
+            raise InvalidInput(f"unexpected file part {key!r}; files go in 'files' or 'context'")
+        if key in fields:
+            raise InvalidInput(f"the field {key!r} is given more than once")
+        fields[key] = value
+    return fields
+
+
+async def accept(
+    request: Request,
+    *,
+    dockerfile: Upload | None,
+    files: list[Upload],
+    archive: Upload | None,
+    fields: dict[str, str],
+) -> JobRecord:
+    """Validate, store and publish one job; raises an ApiError and stores nothing if invalid."""
+    ctx = context.of(request)
+    owner = context.principal(request)
+    started = time.perf_counter()
+    job_request = parse_job_fields(fields, ctx.settings.limits)
+
+    def build_and_store() -> JobRecord:
+        tar = build_context(dockerfile, files, archive, ctx.settings.limits)
+        try:
+            return _store(ctx, owner, job_request, tar)
+        finally:
+            tar.file.close()
+
+    job = await run_in_threadpool(build_and_store)
+    ctx.notifier.publish(job.id)
+    ctx.metrics.submit_seconds.observe(time.perf_counter() - started)
+    return job
+
+
+def _store(
+    ctx: context.MasterContext, owner: str, job_request: JobRequest, tar: ContextTar
+) -> JobRecord:
+    with ctx.pool.transaction() as conn:
+        job = job_records.insert(
+            conn,
+            principal=owner,
+            name=job_request.name,
+            limits=job_request.limits,
+            callback_url=job_request.callback_url,
+            build_args=job_request.build_args,
+        )
+        filestore.store(conn, job.id, "context", CONTEXT_PATH, tar.file)
+    return job
+
+
+async def accept_demo(request: Request) -> JobRecord:
+    demo = context.of(request).demo_files
+    dockerfile = Upload(filename="Dockerfile", file=io.BytesIO(demo["Dockerfile"]))
+    files = [
+        Upload(filename=path, file=io.BytesIO(data))
+        for path, data in demo.items()
+        if path != "Dockerfile"
+    ]
+    return await accept(
+        request, dockerfile=dockerfile, files=files, archive=None, fields={"name": "demo"}
+    )

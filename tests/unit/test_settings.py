@@ -1,0 +1,55 @@
+from __future__ import annotations
+
+import pytest
+
+from dccf import settings
+from dccf.settings import SettingsError
+
+
+def test_defaults_match_the_local_stack(monkeypatch: pytest.MonkeyPatch) -> None:
+    for name in ("DCCF_PG_PORT", "DCCF_KAFKA_BOOTSTRAP", "DCCF_API_TOKENS", "DCCF_MAX_UPLOAD_MB"):
+        monkeypatch.delenv(name, raising=False)
+    cfg = settings.load()
+    assert cfg.postgres.port == 55432
+    assert cfg.kafka.servers == ["127.0.0.1:19092"]
+    assert cfg.master.api_tokens == {}
+    assert cfg.limits.max_upload_bytes == 100 * 1024 * 1024
+
+
+def test_password_loses_trailing_newline(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("DCCF_PG_PASSWORD", "s3cret\n")
+    assert settings.load().postgres.password == "s3cret"
+
+
+def test_tokens_map_token_to_principal(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("DCCF_API_TOKENS", "alice:tok-a, bob:tok-b")
+    assert settings.load().master.api_tokens == {"tok-a": "alice", "tok-b": "bob"}
+
+
+@pytest.mark.parametrize("raw", ["alice", ":tok", "alice:"])
+def test_malformed_tokens_fail_loudly(monkeypatch: pytest.MonkeyPatch, raw: str) -> None:
+    monkeypatch.setenv("DCCF_API_TOKENS", raw)
+    with pytest.raises(SettingsError, match="principal:token"):
+        settings.load()
+
+
+@pytest.mark.parametrize(
+    ("name", "raw", "message"),
+    [
+        ("DCCF_PG_PORT", "five", "not a whole number"),
+        ("DCCF_PG_PORT", "0", "at least 1"),
+        ("DCCF_DEFAULT_CPUS", "lots", "not a number"),
+        ("DCCF_ALLOW_BRIDGE_NETWORK", "maybe", "not a boolean"),
+    ],
+)
+def test_bad_values_name_the_variable(
+    monkeypatch: pytest.MonkeyPatch, name: str, raw: str, message: str
+) -> None:
+    monkeypatch.setenv(name, raw)
+    with pytest.raises(SettingsError, match=f"{name}.*{message}"):
+        settings.load()
+
+
+def test_bridge_network_switch(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("DCCF_ALLOW_BRIDGE_NETWORK", "yes")
+    assert settings.load().limits.allow_bridge_network is True
