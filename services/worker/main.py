@@ -1,0 +1,70 @@
+"""`dccf-worker`: wait for the docker daemon, then run the worker loop until SIGTERM."""
+
+from __future__ import annotations
+
+import logging
+import signal
+import sys
+import time
+from types import FrameType
+
+import docker
+from docker.errors import DockerException
+
+from dccf import db, settings
+from services.worker.worker import Worker
+
+log = logging.getLogger("dccf.worker")
+
+
+def connect_docker(base_url: str, attempts: int = 60) -> docker.DockerClient:
+    """The DinD sidecar may still be starting: wait for its daemon to answer."""
+    for attempt in range(1, attempts + 1):
+        try:
+            client = (
+                docker.DockerClient(base_url=base_url, timeout=300)
+                if base_url
+                else docker.from_env(timeout=300)
+            )
+            client.ping()
+            return client
+        except (DockerException, OSError) as exc:
+            if attempt == attempts:
+                raise SystemExit(
+                    f"the docker daemon at {base_url or 'DOCKER_HOST/default'} does not answer:"
+                    f" {exc}; start it or set DCCF_DOCKER_HOST"
+                ) from exc
+            log.warning("waiting for the docker daemon (%d/%d): %s", attempt, attempts, exc)
+            time.sleep(2)
+    raise AssertionError("unreachable")
+
+
+def main() -> None:
+    logging.basicConfig(
+        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+    cfg = settings.load()
+    worker = Worker(
+        cfg, db.Pool(cfg.postgres, "dccf-worker"), connect_docker(cfg.worker.docker_host)
+    )
+    signals = 0
+
+    def on_signal(signum: int, frame: FrameType | None) -> None:
+        nonlocal signals
+        signals += 1
+        if signals == 1:
+            log.info("signal %d: finishing the current job, then leaving", signum)
+            worker.request_stop()
+        else:
+            log.warning("second signal: stopping now")
+            sys.exit(1)
+
+    signal.signal(signal.SIGTERM, on_signal)
+    signal.signal(signal.SIGINT, on_signal)
+    log.info("worker %s starting", cfg.worker.worker_id)
+    ran = worker.run()
+    log.info("worker %s stopped after %d jobs", cfg.worker.worker_id, ran)
+
+
+if __name__ == "__main__":
+    main()
