@@ -68,13 +68,16 @@ def insert(
     limits: JobLimits,
     callback_url: str | None,
     build_args: dict[str, str],
+    idempotency_key: str | None = None,
 ) -> JobRecord:
     rows = conn.run(
         "INSERT INTO jobs (principal, name, timeout_seconds, memory_mb, cpus, network,"
-        " callback_url, build_args)"
-        " VALUES (:principal, :name, :timeout, :memory, :cpus, :network, :callback, :args)"
+        " callback_url, build_args, idempotency_key)"
+        " VALUES (:principal, :name, :timeout, :memory, :cpus, :network, :callback, :args,"
+        " :key)"
         f" RETURNING {_COLUMNS}",
         principal=principal,
+        key=idempotency_key,
         name=name,
         timeout=limits.timeout_seconds,
         memory=limits.memory_mb,
@@ -95,6 +98,51 @@ def get(conn: Connection, job_id: int, principal: str | None = None) -> JobRecor
         principal=principal,
     )
     return _record(rows[0]) if rows else None
+
+
+def by_idempotency_key(conn: Connection, principal: str, key: str) -> JobRecord | None:
+    """The job this principal created with `key` in the last 24 h; an older key is released."""
+    conn.run(
+        "UPDATE jobs SET idempotency_key = NULL WHERE principal = :principal"
+        " AND idempotency_key = :key AND created_at < now() - interval '24 hours'",
+        principal=principal,
+        key=key,
+    )
+    rows = conn.run(
+        f"SELECT {_COLUMNS} FROM jobs WHERE principal = :principal AND idempotency_key = :key",
+        principal=principal,
+        key=key,
+    )
+    return _record(rows[0]) if rows else None
+
+
+def request_cancel(conn: Connection, job_id: int, principal: str) -> JobRecord | None:
+    """Cancel a queued job at once; flag a running one for its worker to stop.
+
+    None when the job is unknown or already terminal (the caller tells which).
+    """
+    rows = conn.run(
+        "UPDATE jobs SET cancel_requested = true,"
+        " status = CASE WHEN status = 'queued' THEN 'cancelled' ELSE status END,"
+        " reason = CASE WHEN status = 'queued' THEN 'cancelled' ELSE reason END,"
+        " finished_at = CASE WHEN status = 'queued' THEN now() ELSE finished_at END"
+        " WHERE id = :id AND principal = :principal AND status IN ('queued', 'running')"
+        f" RETURNING {_COLUMNS}",
+        id=job_id,
+        principal=principal,
+    )
+    return _record(rows[0]) if rows else None
+
+
+def delete_terminal(conn: Connection, job_id: int, principal: str) -> bool:
+    """Delete a finished job with its files and logs (ON DELETE CASCADE)."""
+    rows = conn.run(
+        "DELETE FROM jobs WHERE id = :id AND principal = :principal"
+        " AND status IN ('succeeded', 'failed', 'cancelled') RETURNING id",
+        id=job_id,
+        principal=principal,
+    )
+    return bool(rows)
 
 
 def page(

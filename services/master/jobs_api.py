@@ -12,7 +12,7 @@ from starlette.routing import Route
 
 from dccf import filestore, job_records
 from services.master import context, params, submission
-from services.master.errors import NotFound
+from services.master.errors import Conflict, NotFound
 from services.master.job_json import job_json
 from services.master.job_reads import get_job, render_logs, wait_for_job
 from services.master.output_archive import tar_gz
@@ -20,24 +20,55 @@ from services.master.output_archive import tar_gz
 _FILE_PARTS = {"dockerfile", "files", "context"}
 
 
-def created(job: job_records.JobRecord) -> JSONResponse:
-    return JSONResponse(job_json(job), status_code=201, headers={"Location": f"/v1/jobs/{job.id}"})
+def accepted(result: submission.Accepted) -> JSONResponse:
+    job = result.job
+    return JSONResponse(
+        job_json(job),
+        status_code=201 if result.created else 200,
+        headers={"Location": f"/v1/jobs/{job.id}"},
+    )
 
 
 async def submit_job(request: Request) -> Response:
+    key = submission.idempotency_key(request)
     async with submission.multipart_form(request) as form:
-        job = await submission.accept(
+        result = await submission.accept(
             request,
             dockerfile=submission.single_file(form, "dockerfile"),
             files=submission.file_parts(form, "files"),
             archive=submission.single_file(form, "context"),
             fields=submission.text_fields(form, _FILE_PARTS),
+            idempotency_key=key,
         )
-    return created(job)
+    return accepted(result)
 
 
 async def submit_demo(request: Request) -> Response:
-    return created(await submission.accept_demo(request))
+    return accepted(await submission.accept_demo(request))
+
+
+def cancel_job(request: Request) -> Response:
+    ctx = context.of(request)
+    job_id = params.job_id(request.path_params["id"])
+    owner = context.principal(request)
+    with ctx.pool.connection() as conn:
+        job = job_records.request_cancel(conn, job_id, owner)
+    if job is None:
+        finished = get_job(ctx, job_id, owner)
+        raise Conflict(f"job {job_id} already ended {finished.status}; nothing to cancel")
+    return JSONResponse(job_json(job), status_code=202)
+
+
+def delete_job(request: Request) -> Response:
+    ctx = context.of(request)
+    job_id = params.job_id(request.path_params["id"])
+    owner = context.principal(request)
+    with ctx.pool.connection() as conn:
+        deleted = job_records.delete_terminal(conn, job_id, owner)
+    if not deleted:
+        job = get_job(ctx, job_id, owner)
+        raise Conflict(f"job {job_id} is {job.status}; cancel it and wait for it to end first")
+    return Response(status_code=204)
 
 
 def list_jobs(request: Request) -> Response:
@@ -121,6 +152,8 @@ routes = [
     Route("/v1/jobs", submit_job, methods=["POST"]),
     Route("/v1/jobs", list_jobs, methods=["GET"]),
     Route("/v1/jobs/{id}", read_job, methods=["GET"]),
+    Route("/v1/jobs/{id}", delete_job, methods=["DELETE"]),
+    Route("/v1/jobs/{id}/cancel", cancel_job, methods=["POST"]),
     Route("/v1/jobs/{id}/logs", read_logs, methods=["GET"]),
     Route("/v1/jobs/{id}/outputs", list_outputs, methods=["GET"]),
     Route("/v1/jobs/{id}/outputs.tar.gz", download_archive, methods=["GET"]),

@@ -26,18 +26,18 @@ async def submit(request: Request) -> Response:
     async with submission.multipart_form(request) as form:
         # The original stored the form field name instead of the file name; task files
         # keep their own names here.
-        job = await submission.accept(
+        result = await submission.accept(
             request,
             dockerfile=submission.single_file(form, "dockerFile"),
             files=submission.file_parts(form, "taskFiles"),
             archive=None,
             fields=submission.text_fields(form, {"dockerFile", "taskFiles"}),
         )
-    return JSONResponse(job.id)
+    return JSONResponse(result.job.id)
 
 
 async def submit_demo(request: Request) -> Response:
-    return JSONResponse((await submission.accept_demo(request)).id)
+    return JSONResponse((await submission.accept_demo(request)).job.id)
 
 
 def job_status(request: Request) -> Response:

@@ -10,7 +10,9 @@ import io
 import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from dataclasses import dataclass
 
+from pg8000.exceptions import DatabaseError
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import FormData, UploadFile
 from starlette.requests import Request
@@ -28,6 +30,7 @@ CONTEXT_PATH = "context.tar"
 # Text parts are small; file parts spool to disk past 1 MiB (Starlette's UploadFile).
 _MAX_TEXT_PART = 64 * 1024
 _MAX_PARTS = 10_000
+_MAX_KEY = 200
 
 
 @asynccontextmanager
@@ -84,28 +87,74 @@ async def accept(
     files: list[Upload],
     archive: Upload | None,
     fields: dict[str, str],
-) -> JobRecord:
-    """Validate, store and publish one job; raises an ApiError and stores nothing if invalid."""
+    idempotency_key: str | None = None,
+) -> Accepted:
+    """Validate, store and publish one job; raises an ApiError and stores nothing if invalid.
+
+    With an idempotency key already used by this principal in the last 24 h, the first job
+    comes back instead (created=False) and nothing new is stored.
+    """
     ctx = context.of(request)
     owner = context.principal(request)
     started = time.perf_counter()
     job_request = parse_job_fields(fields, ctx.settings.limits)
 
-    def build_and_store() -> JobRecord:
+    def build_and_store() -> Accepted:
+        if idempotency_key is not None:
+            with ctx.pool.connection() as conn:
+                earlier = job_records.by_idempotency_key(conn, owner, idempotency_key)
+            if earlier is not None:
+                return Accepted(earlier, created=False)
         tar = build_context(dockerfile, files, archive, ctx.settings.limits)
         try:
-            return _store(ctx, owner, job_request, tar)
+            return Accepted(_store(ctx, owner, job_request, tar, idempotency_key), created=True)
+        except DatabaseError as exc:
+            if idempotency_key is None or not _is_unique_violation(exc):
+                raise
+            # A concurrent request with the same key won the insert.
+            with ctx.pool.connection() as conn:
+                winner = job_records.by_idempotency_key(conn, owner, idempotency_key)
+            if winner is None:
+                raise
+            return Accepted(winner, created=False)
         finally:
             tar.file.close()
 
-    job = await run_in_threadpool(build_and_store)
-    ctx.notifier.publish(job.id)
-    ctx.metrics.submit_seconds.observe(time.perf_counter() - started)
-    return job
+    accepted = await run_in_threadpool(build_and_store)
+    if accepted.created:
+        ctx.notifier.publish(accepted.job.id)
+        ctx.metrics.submit_seconds.observe(time.perf_counter() - started)
+    return accepted
+
+
+@dataclass(frozen=True)
+class Accepted:
+    job: JobRecord
+    created: bool
+
+
+def idempotency_key(request: Request) -> str | None:
+    key = request.headers.get("idempotency-key")
+    if key is None:
+        return None
+    if not 1 <= len(key) <= _MAX_KEY or not all(33 <= ord(c) <= 126 for c in key):
+        raise InvalidInput(
+            f"Idempotency-Key must be 1 to {_MAX_KEY} printable ASCII characters without spaces",
+            code="invalid_header",
+        )
+    return key
+
+
+def _is_unique_violation(exc: DatabaseError) -> bool:
+    return bool(exc.args) and isinstance(exc.args[0], dict) and exc.args[0].get("C") == "23505"
 
 
 def _store(
-    ctx: context.MasterContext, owner: str, job_request: JobRequest, tar: ContextTar
+    ctx: context.MasterContext,
+    owner: str,
+    job_request: JobRequest,
+    tar: ContextTar,
+    key: str | None,
 ) -> JobRecord:
     with ctx.pool.transaction() as conn:
         job = job_records.insert(
@@ -115,12 +164,13 @@ def _store(
             limits=job_request.limits,
             callback_url=job_request.callback_url,
             build_args=job_request.build_args,
+            idempotency_key=key,
         )
         filestore.store(conn, job.id, "context", CONTEXT_PATH, tar.file)
     return job
 
 
-async def accept_demo(request: Request) -> JobRecord:
+async def accept_demo(request: Request) -> Accepted:
     demo = context.of(request).demo_files
     dockerfile = Upload(filename="Dockerfile", file=io.BytesIO(demo["Dockerfile"]))
     files = [

@@ -31,6 +31,8 @@ log = logging.getLogger(__name__)
 
 _CONTEXT_PATH = "context.tar"
 _POLL_WHILE_BUSY_S = 0.2
+# Renewing the lease also reads the cancel flag: once a second stops a cancelled job fast.
+_RENEW_EVERY_S = 1.0
 
 
 class _RepauseOnAssign(ConsumerRebalanceListener):
@@ -167,12 +169,11 @@ class Worker:
 
         thread = threading.Thread(target=target, name=f"job-{job.id}", daemon=True)
         thread.start()
-        lease_every = max(1.0, self.cfg.worker.lease_seconds / 3)
-        next_renewal = time.monotonic() + lease_every
+        next_renewal = time.monotonic() + _RENEW_EVERY_S
         while not finished.wait(_POLL_WHILE_BUSY_S):
             self._poll_paused()
             if time.monotonic() >= next_renewal:
-                next_renewal = time.monotonic() + lease_every
+                next_renewal = time.monotonic() + _RENEW_EVERY_S
                 state = self._renew(job)
                 if state is None:
                     lost = True

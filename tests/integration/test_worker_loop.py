@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import threading
+import time
+
 import docker
 import pytest
 from starlette.testclient import TestClient
@@ -85,3 +88,76 @@ def test_stale_attempt_cannot_write_its_result(pool: db.Pool) -> None:
         assert job is not None and job.status is JobStatus.RUNNING
         assert job_records.logs(conn, job_id) == {}
         assert filestore.listing(conn, job_id, "output") == []
+
+
+def wait_for_status(api: TestClient, job_id: int, status: str, seconds: float = 60) -> dict:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        job = api.get(f"/v1/jobs/{job_id}").json()
+        if job["status"] == status:
+            return job
+        time.sleep(0.2)
+    raise AssertionError(f"job {job_id} never reached {status}: {job}")
+
+
+def test_cancel_stops_a_running_job_within_seconds(
+    api: TestClient, cfg: Settings, pool: db.Pool, docker_client: docker.DockerClient
+) -> None:
+    dockerfile = b'FROM debian:bookworm-slim\nCMD ["sleep", "120"]\n'
+    job_id = api.post("/v1/jobs", files=[("dockerfile", ("Dockerfile", dockerfile))]).json()["id"]
+    worker = Worker(cfg, pool, docker_client)
+    thread = threading.Thread(target=worker.run, kwargs={"max_jobs": 1, "idle_timeout": 60})
+    thread.start()
+    wait_for_status(api, job_id, "running")
+    time.sleep(1)  # the container is up, not just claimed
+
+    asked = time.monotonic()
+    response = api.post(f"/v1/jobs/{job_id}/cancel")
+    assert response.status_code == 202
+    job = wait_for_status(api, job_id, "cancelled", seconds=20)
+    took = time.monotonic() - asked
+    thread.join(timeout=30)
+    assert not thread.is_alive()
+    assert (job["reason"], job["attempt"]) == ("cancelled", 1)
+    assert took < 10, f"cancel took {took:.1f} s"
+    assert docker_client.containers.list(all=True, filters={"label": f"dccf.job={job_id}"}) == []
+
+
+def test_cancel_queued_then_conflict_then_delete(api: TestClient, pool: db.Pool) -> None:
+    job_id = api.post("/v1/demo").json()["id"]
+    cancelled = api.post(f"/v1/jobs/{job_id}/cancel")
+    assert cancelled.status_code == 202
+    assert (cancelled.json()["status"], cancelled.json()["reason"]) == ("cancelled", "cancelled")
+    again = api.post(f"/v1/jobs/{job_id}/cancel")
+    assert again.status_code == 409
+    assert again.json()["error"]["code"] == "conflict"
+    with pool.connection() as conn:
+        assert job_records.claim(conn, job_id, "late-worker", 30) is None
+
+    assert api.delete(f"/v1/jobs/{job_id}").status_code == 204
+    assert api.get(f"/v1/jobs/{job_id}").status_code == 404
+    assert int(pool.run("SELECT count(*) FROM files WHERE job_id = :id", id=job_id)[0][0]) == 0
+    assert api.delete(f"/v1/jobs/{job_id}").status_code == 404
+
+
+def test_delete_refuses_an_unfinished_job(api: TestClient, pool: db.Pool) -> None:
+    job_id = api.post("/v1/demo").json()["id"]
+    response = api.delete(f"/v1/jobs/{job_id}")
+    assert response.status_code == 409
+    assert api.get(f"/v1/jobs/{job_id}").json()["status"] == "queued"
+    api.post(f"/v1/jobs/{job_id}/cancel")
+
+
+def test_idempotency_key_returns_the_first_job(api: TestClient, pool: db.Pool) -> None:
+    dockerfile = ("dockerfile", ("Dockerfile", b"FROM debian:bookworm-slim\n"))
+    key = {"Idempotency-Key": f"it-{time.time_ns()}"}
+    first = api.post("/v1/jobs", files=[dockerfile], headers=key)
+    before = int(pool.run("SELECT count(*) FROM jobs")[0][0])
+    second = api.post("/v1/jobs", files=[dockerfile], headers=key)
+    assert (first.status_code, second.status_code) == (201, 200)
+    assert second.json()["id"] == first.json()["id"]
+    assert int(pool.run("SELECT count(*) FROM jobs")[0][0]) == before
+    other = api.post("/v1/jobs", files=[dockerfile], headers={"Idempotency-Key": "x y"})
+    assert other.status_code == 400
+    for job_id in (first.json()["id"],):
+        api.post(f"/v1/jobs/{job_id}/cancel")
