@@ -308,8 +308,9 @@ def _execute(
         container.put_archive("/", _OUTPUT_DIR_TAR)
         container.start()
     except docker.errors.APIError as exc:
-        # e.g. the CMD's executable does not exist: the daemon records exit code 127.
-        if not exc.is_client_error():
+        # The image's doing: a CMD whose executable does not exist (400; the daemon records
+        # exit code 127), or a /output that is a file, which the daemon reports as a 500.
+        if not (exc.is_client_error() or "not a directory" in str(exc.explanation)):
             raise
         note = f"[dccf: the container could not start: {exc.explanation}]\n".encode()
         ending = _Ending.EXITED
@@ -354,7 +355,7 @@ def _wait(container: Container, timeout_seconds: float, cancelled: threading.Eve
             return _Ending.CANCELLED
         remaining = deadline - time.monotonic()
         if remaining <= 0:
-            # Exited at the deadline: its own result stands.
+            # Already exited when the deadline came: its own result stands.
             return _Ending.TIMED_OUT if _kill(container) else _Ending.EXITED
         try:
             container.wait(timeout=min(WAIT_SLICE_SECONDS, remaining))

@@ -169,6 +169,22 @@ def test_missing_executable_is_nonzero_exit_127(run: Run) -> None:
     assert b"/no/such/program" in outcome.stderr.data
 
 
+def test_an_image_whose_output_is_a_file_fails_as_the_job(run: Run) -> None:
+    outcome = run(BASE + "RUN echo x > /output\nCMD true\n")
+    assert (outcome.status, outcome.reason) == (JobStatus.FAILED, Reason.NONZERO_EXIT)
+    assert b"not a directory" in outcome.stderr.data
+
+
+def test_an_image_without_a_command_fails_as_the_job(run: Run) -> None:
+    outcome = run(BASE)
+    assert (outcome.status, outcome.reason, outcome.exit_code) == (
+        JobStatus.FAILED,
+        Reason.NONZERO_EXIT,
+        None,
+    )
+    assert b"No command specified" in outcome.stderr.data
+
+
 def test_timeout_kills_the_job(run: Run) -> None:
     started = time.monotonic()
     outcome = run(BASE + "CMD echo started; sleep 30\n", make_spec(timeout=2))
