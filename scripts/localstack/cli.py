@@ -193,6 +193,9 @@ def _test(layout: Layout, args: argparse.Namespace, extra: list[str]) -> int:
                 if PYTEST_SUMMARY.match(line.strip()):
                     summary = line.strip()
         code = pytest.returncode
+    except StackError as error:
+        _report(layout, error)
+        return 1
     finally:
         if not was_up:
             stack.down(layout)
@@ -200,6 +203,10 @@ def _test(layout: Layout, args: argparse.Namespace, extra: list[str]) -> int:
     if summary:
         print(summary, flush=True)
     return code
+
+
+def _report(layout: Layout, error: StackError) -> None:
+    fail(error, layout.relative(error.log) if error.log else None)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -226,8 +233,7 @@ def main(argv: list[str] | None = None) -> int:
         elif args.command == "test":
             return _test(layout, args, extra)
     except StackError as error:
-        log = layout.relative(error.log) if error.log else None
-        fail(error, log)
+        _report(layout, error)
         return 1
     except KeyboardInterrupt:
         print("[dev] interrupted; `scripts/dev status` shows what runs", file=sys.stderr)
