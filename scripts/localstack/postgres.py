@@ -188,7 +188,7 @@ def ensure_database(layout: Layout, config: StackConfig) -> None:
     sql = f"""
 SELECT format('CREATE ROLE %I LOGIN', {_literal(config.pg_user)})
  WHERE NOT EXISTS (SELECT FROM pg_roles WHERE rolname = {_literal(config.pg_user)}) \\gexec
-ALTER ROLE {role} WITH LOGIN PASSWORD {_literal(config.pg_password)};
+ALTER ROLE {role} WITH LOGIN CREATEDB PASSWORD {_literal(config.pg_password)};
 SELECT format('CREATE DATABASE %I OWNER %I', {_literal(config.pg_database)},
               {_literal(config.pg_user)})
  WHERE NOT EXISTS (SELECT FROM pg_database WHERE datname = {_literal(config.pg_database)}) \\gexec
