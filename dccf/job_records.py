@@ -246,6 +246,46 @@ def logs(conn: Connection, job_id: int) -> dict[LogStream, bytes]:
     return {LogStream(r[0]): bytes(r[1]) for r in rows}
 
 
+@dataclass(frozen=True)
+class Sweep:
+    requeued: list[int]
+    lost: list[int]
+    republish: list[int]
+
+
+def sweep(
+    conn: Connection, *, max_attempts: int, republish_after_seconds: int, batch: int = 500
+) -> Sweep:
+    """Inside a transaction: recover jobs whose worker vanished, and pick queued jobs whose
+    notice may be lost (a crash between commit and produce, Kafka down, a busy partition)."""
+    expired = "status = 'running' AND lease_until < now()"
+    requeued = conn.run(
+        "UPDATE jobs SET status = 'queued', worker = NULL, lease_until = NULL,"
+        " queued_at = now(), published_at = now()"
+        f" WHERE {expired} AND attempt < :max AND NOT cancel_requested RETURNING id",
+        max=max_attempts,
+    )
+    lost = conn.run(
+        "UPDATE jobs SET finished_at = now(), lease_until = NULL,"
+        " status = CASE WHEN cancel_requested THEN 'cancelled' ELSE 'failed' END,"
+        " reason = CASE WHEN cancel_requested THEN 'cancelled' ELSE 'worker_lost' END"
+        f" WHERE {expired} RETURNING id",
+    )
+    republish = conn.run(
+        "UPDATE jobs SET published_at = now() WHERE id IN ("
+        " SELECT id FROM jobs WHERE status = 'queued'"
+        " AND published_at < now() - make_interval(secs => :after)"
+        " ORDER BY id LIMIT :batch FOR UPDATE SKIP LOCKED) RETURNING id",
+        after=republish_after_seconds,
+        batch=batch,
+    )
+    return Sweep(
+        requeued=[int(r[0]) for r in requeued],
+        lost=[int(r[0]) for r in lost],
+        republish=[int(r[0]) for r in republish],
+    )
+
+
 def status_counts(conn: Connection) -> dict[str, int]:
     rows = conn.run("SELECT status, count(*) FROM jobs GROUP BY status")
     return {r[0]: int(r[1]) for r in rows}

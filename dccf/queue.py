@@ -56,14 +56,17 @@ class Notifier:
                 )
             return self._producer
 
-    def publish(self, job_id: int) -> bool:
-        """Queue a notice without waiting for the broker; False if Kafka is unreachable now."""
+    def publish(self, job_id: int, spread: bool = False) -> bool:
+        """Queue a notice without waiting for the broker; False if Kafka is unreachable now.
+
+        `spread` picks a random partition, for a notice sent again because the first may be
+        stuck behind a long job in its partition.
+        """
         try:
             producer = self._get()
-            future = producer.send(
-                self._cfg.topic, value=encode(job_id), partition=self._partition_for(job_id)
-            )
-        except KafkaError as exc:
+            partition = None if spread else self._partition_for(job_id)
+            future = producer.send(self._cfg.topic, value=encode(job_id), partition=partition)
+        except (KafkaError, ValueError) as exc:
             log.warning("job %d stored but not yet published (Kafka: %s)", job_id, exc)
             return False
         future.add_errback(lambda exc: log.warning("publishing job %d failed: %s", job_id, exc))

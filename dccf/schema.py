@@ -78,6 +78,11 @@ MIGRATIONS: list[str] = [
     CREATE TRIGGER jobs_status_changed AFTER UPDATE OF status ON jobs FOR EACH ROW
         WHEN (OLD.status IS DISTINCT FROM NEW.status) EXECUTE FUNCTION dccf_notify_status();
     """,
+    # 2: when a queued job's notice was last sent, so the sweeper can send it again.
+    """
+    ALTER TABLE jobs ADD COLUMN published_at timestamptz NOT NULL DEFAULT now();
+    CREATE INDEX jobs_queued_published ON jobs (published_at) WHERE status = 'queued';
+    """,
 ]
 
 

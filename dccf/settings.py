@@ -133,6 +133,11 @@ class Master:
         default_factory=lambda: Path(_str("DEMO_DIR", str(REPO_ROOT / "images" / "demo")))
     )
     max_wait_seconds: int = 60
+    sweep_seconds: float = field(default_factory=lambda: _float("SWEEP_SECONDS", 5.0))
+    republish_after_seconds: int = field(
+        default_factory=lambda: _int("REPUBLISH_AFTER_SECONDS", 30, 1)
+    )
+    max_attempts: int = field(default_factory=lambda: _int("MAX_ATTEMPTS", 3, 1))
 
 
 def _default_worker_id() -> str:

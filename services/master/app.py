@@ -19,6 +19,7 @@ from services.master.body_limit import BodyLimitMiddleware
 from services.master.context import MasterContext
 from services.master.metrics import Metrics
 from services.master.status_watch import StatusWatch
+from services.master.sweeper import Sweeper
 
 log = logging.getLogger(__name__)
 
@@ -61,6 +62,7 @@ def create_app(config: settings.Settings | None = None) -> Starlette:
         metrics=Metrics(pool),
         demo_files=read_demo(cfg.master.demo_dir),
     )
+    sweeper = Sweeper(pool, ctx.notifier, cfg.master)
     if not cfg.master.api_tokens:
         log.warning("DCCF_API_TOKENS is empty: the API is open to anyone who can reach it")
 
@@ -68,9 +70,11 @@ def create_app(config: settings.Settings | None = None) -> Starlette:
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         _migrate(pool)
         ctx.watch.start()
+        sweeper.start()
         try:
             yield
         finally:
+            sweeper.stop()
             ctx.watch.stop()
             ctx.notifier.close()
             pool.close()

@@ -147,7 +147,10 @@ class Worker:
             paused = self.consumer.paused()
             if paused:
                 self.consumer.resume(*paused)
-        runner.prune_if_needed(self.docker, int(self.cfg.worker.prune_threshold_gb * 1e9))
+        try:
+            runner.prune_if_needed(self.docker, int(self.cfg.worker.prune_threshold_gb * 1e9))
+        except runner.EngineError as exc:
+            log.warning("pruning the docker daemon failed; retried after the next job: %s", exc)
 
     def _run_while_polling(self, job: JobRecord, workdir: Path) -> runner.RunOutcome | None:
         """Run the job in a thread; meanwhile keep the consumer in its group and the lease fresh."""

@@ -2,6 +2,9 @@
 
 Started by `scripts/dev up` (its `env` command prints the DCCF_* variables). A missing
 service fails the tests with a message saying so; it never skips them.
+
+Each test module gets a database, a topic and a consumer group of its own: the stack's
+master and workers never see its jobs, and it never sees theirs.
 """
 
 from __future__ import annotations
@@ -27,10 +30,14 @@ _HINT = "start the local stack first: scripts/dev up (or run scripts/dev test)"
 
 @pytest.fixture(scope="module")
 def cfg() -> Iterator[Settings]:
-    """The stack's settings, with a topic and group per test module, so neither the stack's
-    workers nor another module's worker take the jobs a module submits."""
     base = settings.load()
     suffix = uuid.uuid4().hex[:8]
+    name = f"dccf_it_{suffix}"
+    try:
+        admin_db = db.connect(base.postgres, "dccf-integration-setup")
+    except db.DatabaseUnavailable as exc:
+        pytest.fail(f"Postgres is not reachable: {exc}; {_HINT}")
+    admin_db.run(f"CREATE DATABASE {name}")
     kafka = dataclasses.replace(
         base.kafka, topic=f"dccf-it-{suffix}", group=f"dccf-it-{suffix}", session_timeout_ms=6000
     )
@@ -40,20 +47,25 @@ def cfg() -> Iterator[Settings]:
         pytest.fail(f"Kafka is not reachable at {kafka.bootstrap}: {exc}; {_HINT}")
     admin.create_topics([NewTopic(kafka.topic, num_partitions=2, replication_factor=1)])
     try:
-        yield dataclasses.replace(base, kafka=kafka)
+        yield dataclasses.replace(
+            base,
+            postgres=dataclasses.replace(base.postgres, database=name),
+            kafka=kafka,
+            # Tests call the sweeper themselves; the app's own must not race them.
+            master=dataclasses.replace(base.master, sweep_seconds=3600.0),
+        )
     finally:
         admin.delete_topics([kafka.topic])
         admin.close()
+        admin_db.run(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+        admin_db.close()
 
 
 @pytest.fixture(scope="module")
 def pool(cfg: Settings) -> Iterator[db.Pool]:
     pool = db.Pool(cfg.postgres, "dccf-integration-tests")
-    try:
-        with pool.connection() as conn:
-            schema.migrate(conn)
-    except db.DatabaseUnavailable as exc:
-        pytest.fail(f"Postgres is not reachable: {exc}; {_HINT}")
+    with pool.connection() as conn:
+        schema.migrate(conn)
     yield pool
     pool.close()
 

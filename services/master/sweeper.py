@@ -1,0 +1,62 @@
+"""Recovery in the master: one replica at a time (a Postgres advisory lock) every few
+seconds puts jobs of vanished workers back in the queue and re-sends lost notices."""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import threading
+
+from dccf import db, job_records
+from dccf.queue import Notifier
+from dccf.settings import Master
+
+log = logging.getLogger(__name__)
+
+_SWEEP_LOCK = 0x0DCCF002
+
+
+class Sweeper:
+    def __init__(self, pool: db.Pool, notifier: Notifier, cfg: Master) -> None:
+        self._pool = pool
+        self._notifier = notifier
+        self._cfg = cfg
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._loop, name="sweeper", daemon=True)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join(timeout=10)
+
+    def _loop(self) -> None:
+        while not self._stop.wait(self._cfg.sweep_seconds):
+            try:
+                self.sweep_once()
+            except db.DatabaseUnavailable as exc:
+                log.warning("sweep skipped, Postgres unavailable: %s", exc)
+            except Exception:  # the sweeper must outlive any single failure
+                log.exception("sweep failed")
+
+    def sweep_once(self) -> job_records.Sweep | None:
+        """One pass; None when another replica holds the sweep lock."""
+        with self._pool.transaction() as conn:
+            held = conn.run("SELECT pg_try_advisory_xact_lock(:key)", key=_SWEEP_LOCK)[0][0]
+            if not held:
+                return None
+            result = job_records.sweep(
+                conn,
+                max_attempts=self._cfg.max_attempts,
+                republish_after_seconds=self._cfg.republish_after_seconds,
+            )
+        for job_id in result.lost:
+            log.warning("job %d: worker lost and no attempts left; failed", job_id)
+        for job_id in result.requeued:
+            log.warning("job %d: worker lost its lease; queued again", job_id)
+        for job_id in [*result.requeued, *result.republish]:
+            # Another partition than the first notice's, which may sit behind a long job.
+            with contextlib.suppress(Exception):
+                self._notifier.publish(job_id, spread=True)
+        return result
