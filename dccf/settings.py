@@ -108,9 +108,7 @@ class Limits:
     max_memory_mb: int = field(default_factory=lambda: _int("MAX_MEMORY_MB", 8192, 16))
     default_cpus: float = field(default_factory=lambda: _float("DEFAULT_CPUS", 1.0))
     max_cpus: float = field(default_factory=lambda: _float("MAX_CPUS", 4.0))
-    allow_bridge_network: bool = field(
-        default_factory=lambda: _bool("ALLOW_BRIDGE_NETWORK", False)
-    )
+    allow_bridge_network: bool = field(default_factory=lambda: _bool("ALLOW_BRIDGE_NETWORK", False))
     pids: int = field(default_factory=lambda: _int("PIDS_LIMIT", 512, 16))
     max_upload_bytes: int = field(
         default_factory=lambda: _int("MAX_UPLOAD_MB", 100, 1) * 1024 * 1024
