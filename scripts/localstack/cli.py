@@ -17,7 +17,8 @@ from localstack.layout import Layout
 from localstack.report import StackError, fail, say, tail
 
 TEST_TIERS = ("tests/unit", "tests/infra", "tests/integration", "tests/e2e")
-PYTEST_SUMMARY = re.compile(r"^=+ .+ =+$")
+# pytest's closing line, with or without the `=` banner (-q drops it).
+PYTEST_SUMMARY = re.compile(r"^=*\s*(\d+ \w+|no tests ran)\b.* in \d+(\.\d+)?s\b")
 
 DESCRIPTION = """\
 The local DCCF stack: Postgres, a KRaft Kafka, a Docker engine seeded with

@@ -60,6 +60,10 @@ def spec(layout: Layout) -> Spec:
             DOCKERD,
             "--data-root",
             str(layout.docker_root),
+            # Its own runtime state too: a dockerd killed earlier leaves pidfiles in the default
+            # /var/run/docker whose PIDs may since belong to other processes.
+            "--exec-root",
+            str(layout.docker_exec_root),
             # dockerd refuses to start when its pidfile names a live process, so it must not be
             # the file scripts/dev writes for it.
             "--pidfile",

@@ -42,6 +42,10 @@ class Layout:
         return self.state / "docker"
 
     @property
+    def docker_exec_root(self) -> Path:
+        return self.state / "docker-run"
+
+    @property
     def tmp(self) -> Path:
         return self.state / "tmp"
 

@@ -172,6 +172,22 @@ def test_named_test_paths_replace_the_tiers(tmp_path: Path) -> None:
     assert cli.pytest_argv(tmp_path, named) == named
 
 
+@pytest.mark.parametrize(
+    ("line", "closing"),
+    [
+        ("======= 703 passed, 2 skipped in 154.29s (0:02:34) =======", True),
+        ("703 passed in 154.29s (0:02:34)", True),
+        ("3 errors in 2.28s", True),
+        ("============================ no tests ran in 0.01s ============================", True),
+        ("1 failed, 2 passed, 1 warning in 3.10s", True),
+        ("tests/unit/test_x.py ....    [100%]", False),
+        ("============================= test session starts ==============================", False),
+    ],
+)
+def test_pytest_closing_line_is_recognised(line: str, closing: bool) -> None:
+    assert bool(cli.PYTEST_SUMMARY.match(line)) is closing
+
+
 def test_service_env_points_at_the_stack() -> None:
     config = StackConfig(
         kafka_nodes=3,
