@@ -124,12 +124,12 @@ def _build(layout: Layout) -> None:
         try:
             _bootstrap_and_import(rootfs, log)
         finally:
-            _unmount_below(rootfs)
+            unmount_below(rootfs)
 
 
-def _unmount_below(root: str) -> None:
-    """A failed debootstrap can leave /proc or /sys mounted inside the rootfs: deleting the
-    rootfs must not walk into them."""
+def unmount_below(root: str) -> None:
+    """A failed debootstrap can leave /proc or /sys mounted inside its rootfs, a killed dockerd
+    its network namespaces in its exec-root: deleting those folders must not walk into them."""
     mounts = [line.split()[1] for line in Path("/proc/mounts").read_text().splitlines()]
     for mount in sorted((m for m in mounts if m.startswith(root + "/")), reverse=True):
         subprocess.run(["umount", "--lazy", mount], check=False)

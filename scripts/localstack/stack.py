@@ -306,6 +306,7 @@ def down(layout: Layout) -> None:
 
 def purge(layout: Layout) -> None:
     """Delete the stack's state; the venv and the download cache stay."""
+    docker_engine.unmount_below(str(layout.state))
     pg_home = postgres.home(layout)
     if pg_home != layout.state:
         shutil.rmtree(pg_home, ignore_errors=True)

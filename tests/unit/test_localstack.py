@@ -231,6 +231,18 @@ def test_stop_policies() -> None:
     assert stack.stop_for(layout, "kafka-2").pidfile == Path("/r/.dccf/run/kafka-2.pid")
 
 
+def test_purge_keeps_only_the_venv(tmp_path: Path) -> None:
+    layout = Layout(repo=tmp_path, state=tmp_path / ".dccf", cache=tmp_path / "cache")
+    for folder in ["venv/bin", "pg", "kafka/node-1/data", "logs", "run"]:
+        (layout.state / folder).mkdir(parents=True)
+    (layout.state / "stack.json").write_text("{}")
+    layout.cache.mkdir()
+    stack.purge(layout)
+    assert [path.name for path in layout.state.iterdir()] == ["venv"]
+    assert (layout.state / "venv" / "bin").is_dir()
+    assert layout.cache.is_dir()
+
+
 def test_sql_quoting() -> None:
     assert _literal("it's") == "'it''s'"
     assert _ident('we"ird') == '"we""ird"'
