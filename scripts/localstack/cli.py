@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import os
 import re
 import shlex
@@ -140,12 +141,16 @@ def _saved(layout: Layout) -> stack_config.StackConfig:
 
 
 def _requested(layout: Layout, args: argparse.Namespace) -> stack_config.StackConfig:
-    """Sizes left out keep those of the running stack, so a bare `up` changes nothing."""
+    """Sizes and DCCF_* variables left out keep those of the running stack, so a bare `up`
+    changes nothing and `env` goes on printing what the services got."""
     saved = stack_config.load(layout.stack_file)
     running = saved if saved and stack.live(layout) else None
     workers = args.workers if args.workers is not None else running.workers if running else 2
     nodes = args.kafka_nodes or (running.kafka_nodes if running else 1)
-    return stack_config.StackConfig.from_settings(workers, nodes)
+    config = stack_config.StackConfig.from_settings(workers, nodes)
+    if running is None:
+        return config
+    return dataclasses.replace(config, passthrough={**running.passthrough, **config.passthrough})
 
 
 def _logs(layout: Layout, component: str | None, follow: bool, lines: int) -> int:

@@ -14,6 +14,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from localstack import kafka_cluster
+from localstack.report import StackError
 
 DOCKER_SOCKET = "/var/run/docker.sock"
 DOCKER_HOST = f"unix://{DOCKER_SOCKET}"
@@ -39,7 +40,10 @@ class StackConfig:
     def from_settings(cls, workers: int, kafka_nodes: int) -> StackConfig:
         from dccf import settings  # the venv's project; only `up` needs it
 
-        current = settings.load()
+        try:
+            current = settings.load()
+        except settings.SettingsError as error:
+            raise StackError("settings", str(error)) from error
         return cls(
             workers=workers,
             kafka_nodes=kafka_nodes,

@@ -127,12 +127,15 @@ def test_sizes_default_to_the_running_stack(tmp_path: Path) -> None:
         config = cli._requested(layout, cli.parse(list(argv))[0])
         return config.workers, config.kafka_nodes
 
-    StackConfig(workers=3, kafka_nodes=3).save(layout.stack_file)
+    StackConfig(workers=3, kafka_nodes=3, passthrough={"DCCF_TOKEN_X": "kept"}).save(
+        layout.stack_file
+    )
     assert sizes("up") == (2, 1)  # saved, but nothing runs: the defaults
     procs.start(procs.Spec("master", ["sleep", "30"], layout.log("m"), layout.pidfile("master")))
     try:
         assert sizes("up") == (3, 3)
         assert sizes("up", "--workers", "1") == (1, 3)
+        assert cli._requested(layout, cli.parse(["up"])[0]).passthrough["DCCF_TOKEN_X"] == "kept"
     finally:
         procs.stop([stack.stop_for(layout, "master")])
 
