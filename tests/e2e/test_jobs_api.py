@@ -32,7 +32,8 @@ pytestmark = pytest.mark.e2e
 TRUE_DOCKERFILE = 'FROM debian:bookworm-slim\nCMD ["true"]\n'
 LONG_NAME = "limits-" + "x" * 193  # exactly the 200 characters API.md allows
 LIMITS = {"timeout_seconds": 120, "memory_mb": 64, "cpus": 0.5, "network": "none"}
-CALLBACK = "http://127.0.0.1:9/dccf-e2e-hook"
+# .invalid never resolves (RFC 2606): a name the server must accept, whose deliveries go nowhere.
+CALLBACK = "https://dccf-e2e.invalid/hook"
 LOG_TOTAL = 8 * 1024 * 1024  # well over the default 1 MiB per-stream log cap
 LOG_FLOOD_DOCKERFILE = f"""\
 FROM debian:bookworm-slim
