@@ -360,7 +360,8 @@ def _wait(container: Container, timeout_seconds: float, cancelled: threading.Eve
         try:
             container.wait(timeout=min(WAIT_SLICE_SECONDS, remaining))
             return _Ending.EXITED
-        except requests.exceptions.ConnectionError as exc:
+        except (requests.exceptions.ConnectionError, requests.exceptions.ReadTimeout) as exc:
+            # A slow daemon raises ReadTimeout, which is no ConnectionError subclass.
             if not _is_read_timeout(exc):
                 raise
 

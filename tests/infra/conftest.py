@@ -3,7 +3,6 @@ from __future__ import annotations
 import sys
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
 
 import pytest
 
@@ -12,32 +11,8 @@ INFRA = Path(__file__).resolve().parents[2] / "infra"
 if str(INFRA) not in sys.path:
     sys.path.insert(0, str(INFRA))
 
-from infra_invariants import Expect  # noqa: E402
-from infra_render import SECRET_CONFIG, Rendered, render  # noqa: E402
-
-# Stack configs that must each render a consistent cluster.
-VARIANTS: dict[str, dict[str, Any]] = {
-    "minikube-defaults": {},
-    "five-brokers": {"kafkaReplicas": 5, "kafkaPartitions": 12},
-    "two-brokers": {"kafkaReplicas": 2},
-    "other-namespace": {"namespace": "dccf-staging"},
-    "cloud-no-node-labels": {
-        "nodeLabels": {},
-        "masterNodeSelector": {},
-        "workerNodeSelector": {},
-        "storageClass": "premium-rwo",
-        "imageRegistry": "registry.example.com/team",
-    },
-    "prebuilt-image": {"image": "registry.example.com/dccf-services:1.2.3"},
-}
-
-
-def expect_for(rendered: Rendered) -> Expect:
-    return Expect(
-        namespace=rendered.outputs["namespace"],
-        built_image=rendered.outputs["image"],
-        secret_values=tuple(SECRET_CONFIG.values()),
-    )
+from infra_render import Rendered, render  # noqa: E402
+from infra_variants import VARIANTS  # noqa: E402
 
 
 @pytest.fixture(scope="session")

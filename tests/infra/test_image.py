@@ -7,9 +7,9 @@ import subprocess
 import sys
 from pathlib import Path
 
-from conftest import VARIANTS
 from image_builder import make_provider
 from infra_render import REPO_ROOT, Rendered
+from infra_variants import VARIANTS
 from pulumi.dynamic.dynamic import serialize_provider
 from service_image import CONTEXT_PATHS, DOCKERFILE, context_tag
 

@@ -7,9 +7,9 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
-from conftest import expect_for
 from infra_invariants import Obj, problems
 from infra_render import SECRET_CONFIG, Rendered
+from infra_variants import expect_for
 
 
 def _named(objects: list[Obj], kind: str, name: str) -> Obj:

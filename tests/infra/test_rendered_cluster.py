@@ -6,9 +6,9 @@ from collections import Counter
 
 import kubernetes_validate
 import pytest
-from conftest import VARIANTS, expect_for
 from infra_invariants import problems
 from infra_render import Rendered
+from infra_variants import VARIANTS, expect_for
 
 # minikube's default Kubernetes (minikube v1.37); kubernetes-validate 1.34.1 ships its schema.
 KUBERNETES_VERSION = "1.34.0"

@@ -1,0 +1,36 @@
+"""The stack configs the infra tests render, and what each rendering must satisfy.
+
+Kept out of conftest.py: `from conftest import ...` resolves to whichever test tier's
+conftest pytest loaded first when several tiers run together.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from infra_invariants import Expect
+from infra_render import SECRET_CONFIG, Rendered
+
+# Stack configs that must each render a consistent cluster.
+VARIANTS: dict[str, dict[str, Any]] = {
+    "minikube-defaults": {},
+    "five-brokers": {"kafkaReplicas": 5, "kafkaPartitions": 12},
+    "two-brokers": {"kafkaReplicas": 2},
+    "other-namespace": {"namespace": "dccf-staging"},
+    "cloud-no-node-labels": {
+        "nodeLabels": {},
+        "masterNodeSelector": {},
+        "workerNodeSelector": {},
+        "storageClass": "premium-rwo",
+        "imageRegistry": "registry.example.com/team",
+    },
+    "prebuilt-image": {"image": "registry.example.com/dccf-services:1.2.3"},
+}
+
+
+def expect_for(rendered: Rendered) -> Expect:
+    return Expect(
+        namespace=rendered.outputs["namespace"],
+        built_image=rendered.outputs["image"],
+        secret_values=tuple(SECRET_CONFIG.values()),
+    )
