@@ -1,7 +1,7 @@
 """Kafka: the jobs topic carries only "job N is ready" notices; Postgres holds the truth.
 
 A lost or duplicated notice is harmless: claims are conditional, and the master's sweeper
-re-publishes jobs left queued. So the producer never makes a request wait on Kafka.
+re-publishes jobs left queued. So no request ever waits on Kafka.
 """
 
 from __future__ import annotations
@@ -9,6 +9,8 @@ from __future__ import annotations
 import json
 import logging
 import threading
+import time
+from collections import deque
 from typing import Any
 
 from kafka import KafkaConsumer, KafkaProducer
@@ -34,65 +36,90 @@ def decode(value: bytes) -> int | None:
 
 
 class Notifier:
-    """Publishes job ids; connects lazily so the master starts while Kafka is still down."""
+    """Publishes job ids from a thread of its own, so no request ever waits on Kafka.
+
+    It connects lazily (the master starts while Kafka is still down) and keeps at most
+    `_BACKLOG` notices while Kafka is away; anything dropped is re-sent by the sweeper.
+    """
+
+    _BACKLOG = 100_000
 
     def __init__(self, cfg: Kafka) -> None:
         self._cfg = cfg
         self._producer: KafkaProducer | None = None
-        self._lock = threading.Lock()
         self._partitions: int | None = None
+        self._pending: deque[tuple[int, bool]] = deque(maxlen=self._BACKLOG)
+        self._wake = threading.Condition()
+        self._closed = False
+        self._thread: threading.Thread | None = None
 
-    def _get(self) -> KafkaProducer:
-        with self._lock:
-            if self._producer is None:
-                self._producer = KafkaProducer(
-                    bootstrap_servers=self._cfg.servers,
-                    acks="all",
-                    linger_ms=2,
-                    retries=5,
-                    request_timeout_ms=10000,
-                    max_block_ms=2000,
-                    client_id="dccf-master",
-                )
-            return self._producer
-
-    def publish(self, job_id: int, spread: bool = False) -> bool:
-        """Queue a notice without waiting for the broker; False if Kafka is unreachable now.
+    def publish(self, job_id: int, spread: bool = False) -> None:
+        """Queue a notice; it is sent in the background.
 
         `spread` picks a random partition, for a notice sent again because the first may be
         stuck behind a long job in its partition.
         """
-        try:
-            producer = self._get()
-            partition = None if spread else self._partition_for(job_id)
-            future = producer.send(self._cfg.topic, value=encode(job_id), partition=partition)
-        except (KafkaError, ValueError) as exc:
-            log.warning("job %d stored but not yet published (Kafka: %s)", job_id, exc)
-            return False
-        future.add_errback(lambda exc: log.warning("publishing job %d failed: %s", job_id, exc))
-        return True
+        with self._wake:
+            if self._thread is None:
+                self._thread = threading.Thread(target=self._run, name="notifier", daemon=True)
+                self._thread.start()
+            self._pending.append((job_id, spread))
+            self._wake.notify()
 
-    def _partition_for(self, job_id: int) -> int | None:
+    def close(self, timeout: float = 5) -> None:
+        """Send what is queued (for up to `timeout` seconds), then stop."""
+        with self._wake:
+            self._closed = True
+            self._wake.notify()
+        if self._thread is not None:
+            self._thread.join(timeout)
+        if self._producer is not None:
+            self._producer.close(timeout=timeout)
+
+    def _run(self) -> None:
+        delay = 0.5
+        while True:
+            with self._wake:
+                while not self._pending and not self._closed:
+                    self._wake.wait()
+                if not self._pending:
+                    return
+                job_id, spread = self._pending.popleft()
+            try:
+                self._send(job_id, spread)
+                delay = 0.5
+            except (KafkaError, ValueError) as exc:
+                log.warning("job %d stored but not yet published (Kafka: %s)", job_id, exc)
+                if self._closed:
+                    return
+                # The sweeper re-sends it; back off so a Kafka outage is not a busy loop.
+                time.sleep(delay)
+                delay = min(delay * 2, 10)
+
+    def _send(self, job_id: int, spread: bool) -> None:
+        if self._producer is None:
+            self._producer = KafkaProducer(
+                bootstrap_servers=self._cfg.servers,
+                acks="all",
+                linger_ms=2,
+                retries=5,
+                request_timeout_ms=10000,
+                max_block_ms=5000,
+                client_id="dccf-master",
+            )
+        partition = None if spread else self._partition_for(self._producer, job_id)
+        future = self._producer.send(self._cfg.topic, value=encode(job_id), partition=partition)
+        future.add_errback(lambda exc: log.warning("publishing job %d failed: %s", job_id, exc))
+
+    def _partition_for(self, producer: KafkaProducer, job_id: int) -> int | None:
         # Spreading ids evenly over partitions keeps workers evenly loaded, where random
         # placement left one worker idle while another still had a queue.
         if self._partitions is None:
-            parts = self._get().partitions_for(self._cfg.topic)
+            parts = producer.partitions_for(self._cfg.topic)
             if not parts:
                 return None
             self._partitions = len(parts)
         return job_id % self._partitions
-
-    def healthy(self) -> bool:
-        try:
-            return bool(self._get().partitions_for(self._cfg.topic))
-        except KafkaError:
-            return False
-
-    def close(self) -> None:
-        with self._lock:
-            if self._producer is not None:
-                self._producer.close(timeout=5)
-                self._producer = None
 
 
 def consumer(cfg: Kafka, client_id: str, **overrides: Any) -> KafkaConsumer:

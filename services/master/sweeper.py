@@ -3,7 +3,6 @@ seconds puts jobs of vanished workers back in the queue and re-sends lost notice
 
 from __future__ import annotations
 
-import contextlib
 import logging
 import threading
 
@@ -57,6 +56,5 @@ class Sweeper:
             log.warning("job %d: worker lost its lease; queued again", job_id)
         for job_id in [*result.requeued, *result.republish]:
             # Another partition than the first notice's, which may sit behind a long job.
-            with contextlib.suppress(Exception):
-                self._notifier.publish(job_id, spread=True)
+            self._notifier.publish(job_id, spread=True)
         return result
