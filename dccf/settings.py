@@ -35,14 +35,17 @@ def _int(name: str, default: int, minimum: int | None = None) -> int:
     return value
 
 
-def _float(name: str, default: float) -> float:
+def _float(name: str, default: float, above: float | None = None) -> float:
     raw = os.environ.get(f"DCCF_{name}")
     if raw is None or raw == "":
         return default
     try:
-        return float(raw)
+        value = float(raw)
     except ValueError:
         raise SettingsError(f"DCCF_{name}={raw!r} is not a number") from None
+    if above is not None and not value > above:
+        raise SettingsError(f"DCCF_{name}={raw} must be more than {above:g}")
+    return value
 
 
 def _bool(name: str, default: bool) -> bool:
@@ -109,6 +112,11 @@ class Limits:
     default_cpus: float = field(default_factory=lambda: _float("DEFAULT_CPUS", 1.0))
     max_cpus: float = field(default_factory=lambda: _float("MAX_CPUS", 4.0))
     allow_bridge_network: bool = field(default_factory=lambda: _bool("ALLOW_BRIDGE_NETWORK", False))
+    # Lets a callback_url reach loopback, private and link-local addresses (a test receiver
+    # on the same host); off, so a job cannot make the master probe its own network.
+    allow_private_callbacks: bool = field(
+        default_factory=lambda: _bool("ALLOW_PRIVATE_CALLBACKS", False)
+    )
     pids: int = field(default_factory=lambda: _int("PIDS_LIMIT", 512, 16))
     max_upload_bytes: int = field(
         default_factory=lambda: _int("MAX_UPLOAD_MB", 100, 1) * 1024 * 1024
@@ -136,6 +144,17 @@ class Master:
         default_factory=lambda: _int("REPUBLISH_AFTER_SECONDS", 30, 1)
     )
     max_attempts: int = field(default_factory=lambda: _int("MAX_ATTEMPTS", 3, 1))
+    webhook_max_attempts: int = field(default_factory=lambda: _int("WEBHOOK_MAX_ATTEMPTS", 8, 1))
+    webhook_timeout_seconds: float = field(
+        default_factory=lambda: _float("WEBHOOK_TIMEOUT_SECONDS", 5.0, 0)
+    )
+    # Retry n waits min(cap, base * 2**(n-1)), less up to half of it at random.
+    webhook_backoff_seconds: float = field(
+        default_factory=lambda: _float("WEBHOOK_BACKOFF_SECONDS", 5.0, 0)
+    )
+    webhook_backoff_cap_seconds: float = field(
+        default_factory=lambda: _float("WEBHOOK_BACKOFF_CAP_SECONDS", 300.0, 0)
+    )
 
 
 def _default_worker_id() -> str:

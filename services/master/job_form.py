@@ -16,6 +16,7 @@ from urllib.parse import urlsplit
 
 from dccf import settings
 from dccf.jobs import JobLimits, Network
+from services.master import callback_url
 from services.master.errors import InvalidInput
 
 TEXT_FIELDS = (
@@ -75,7 +76,7 @@ def parse_job_fields(fields: Mapping[str, str], limits: settings.Limits) -> JobR
             cpus=_cpus(fields.get("cpus", ""), limits),
             network=_network(fields.get("network", ""), limits),
         ),
-        callback_url=_callback_url(fields.get("callback_url", "")),
+        callback_url=_callback_url(fields.get("callback_url", ""), limits.allow_private_callbacks),
         build_args=_build_args(fields.get("build_args", "")),
     )
 
@@ -148,7 +149,7 @@ def _network(raw: str, limits: settings.Limits) -> Network:
     return network
 
 
-def _callback_url(raw: str) -> str | None:
+def _callback_url(raw: str, allow_private: bool) -> str | None:
     url = raw.strip()
     if not url:
         return None
@@ -170,8 +171,15 @@ def _callback_url(raw: str) -> str | None:
         raise _invalid(
             f"callback_url must be an http:// or https:// URL with a host, got {_shown(url)}"
         )
-    # The SSRF policy belongs here, once the webhook issue defines it: refuse loopback, private,
-    # link-local and metadata addresses, and check again at delivery time because DNS can change.
+    if not allow_private:
+        # Names are resolved and checked again at every delivery (DNS can change).
+        reason = callback_url.submit_refusal(parts.hostname)
+        if reason is not None:
+            raise _invalid(
+                f"callback_url must reach a public host, but {reason}; loopback, private and "
+                "link-local callbacks are refused unless the server sets "
+                f"{callback_url.ALLOW_SETTING}=true"
+            )
     return url
 
 
