@@ -100,6 +100,20 @@ def get(conn: Connection, job_id: int, principal: str | None = None) -> JobRecor
     return _record(rows[0]) if rows else None
 
 
+def from_snapshots(conn: Connection, snapshots: list[str]) -> list[JobRecord]:
+    """Jobs as a trigger saw them (`to_jsonb(NEW)`, as JSON text), in the given order, read
+    through the same columns and mapping as stored rows, so a webhook's job object matches
+    GET /v1/jobs/{id}."""
+    if not snapshots:
+        return []
+    rows = conn.run(
+        f"SELECT {_COLUMNS} FROM jsonb_populate_recordset(NULL::jobs, CAST(:snapshots AS jsonb))"
+        " WITH ORDINALITY ORDER BY ordinality",
+        snapshots="[" + ",".join(snapshots) + "]",
+    )
+    return [_record(row) for row in rows]
+
+
 def by_idempotency_key(conn: Connection, principal: str, key: str) -> JobRecord | None:
     """The job this principal created with `key` in the last 24 h; an older key is released."""
     conn.run(

@@ -83,6 +83,44 @@ MIGRATIONS: list[str] = [
     ALTER TABLE jobs ADD COLUMN published_at timestamptz NOT NULL DEFAULT now();
     CREATE INDEX jobs_queued_published ON jobs (published_at) WHERE status = 'queued';
     """,
+    # 3: the webhook outbox. A row per status change of a job with a callback_url, written by
+    # the changing transaction itself, holding the job as it was then; the masters' dispatchers
+    # deliver the rows and keep the outcome. Deleting a job deletes its events with it.
+    """
+    CREATE TABLE webhook_deliveries (
+        id              bigserial PRIMARY KEY,
+        job_id          bigint NOT NULL REFERENCES jobs ON DELETE CASCADE,
+        delivery_id     uuid NOT NULL UNIQUE DEFAULT gen_random_uuid(),
+        callback_url    text NOT NULL,
+        job             jsonb NOT NULL,
+        state           text NOT NULL DEFAULT 'pending'
+                        CHECK (state IN ('pending', 'delivered', 'given_up')),
+        attempts        integer NOT NULL DEFAULT 0,
+        next_attempt_at timestamptz NOT NULL DEFAULT now(),
+        last_attempt_at timestamptz,
+        last_status     integer,
+        last_error      text,
+        created_at      timestamptz NOT NULL DEFAULT now(),
+        done_at         timestamptz
+    );
+    CREATE INDEX webhook_deliveries_pending ON webhook_deliveries (job_id, id)
+        WHERE state = 'pending';
+    CREATE INDEX webhook_deliveries_due ON webhook_deliveries (next_attempt_at)
+        WHERE state = 'pending';
+    CREATE INDEX webhook_deliveries_done ON webhook_deliveries (done_at)
+        WHERE state <> 'pending';
+
+    CREATE FUNCTION dccf_webhook_outbox() RETURNS trigger LANGUAGE plpgsql AS $$
+    BEGIN
+        INSERT INTO webhook_deliveries (job_id, callback_url, job)
+            VALUES (NEW.id, NEW.callback_url, to_jsonb(NEW));
+        PERFORM pg_notify('dccf_webhook', '');
+        RETURN NULL;
+    END $$;
+    CREATE TRIGGER jobs_webhook_outbox AFTER UPDATE OF status ON jobs FOR EACH ROW
+        WHEN (OLD.status IS DISTINCT FROM NEW.status AND NEW.callback_url IS NOT NULL)
+        EXECUTE FUNCTION dccf_webhook_outbox();
+    """,
 ]
 
 

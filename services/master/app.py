@@ -20,6 +20,7 @@ from services.master.context import MasterContext
 from services.master.metrics import Metrics
 from services.master.status_watch import StatusWatch
 from services.master.sweeper import Sweeper
+from services.master.webhooks import WebhookDispatcher
 
 log = logging.getLogger(__name__)
 
@@ -63,6 +64,7 @@ def create_app(config: settings.Settings | None = None) -> Starlette:
         demo_files=read_demo(cfg.master.demo_dir),
     )
     sweeper = Sweeper(pool, ctx.notifier, cfg.master)
+    dispatcher = WebhookDispatcher(pool, cfg)
     if not cfg.master.api_tokens:
         log.warning("DCCF_API_TOKENS is empty: the API is open to anyone who can reach it")
 
@@ -71,9 +73,11 @@ def create_app(config: settings.Settings | None = None) -> Starlette:
         _migrate(pool)
         ctx.watch.start()
         sweeper.start()
+        dispatcher.start()
         try:
             yield
         finally:
+            dispatcher.stop()
             sweeper.stop()
             ctx.watch.stop()
             ctx.notifier.close()

@@ -298,6 +298,7 @@ def _job_form(limits: settings.Limits) -> Json:
         "no duplicate path"
     )
     bridge = "allowed" if limits.allow_bridge_network else "refused (400 `network_not_allowed`)"
+    private = "allowed" if limits.allow_private_callbacks else "refused (400 `invalid_field`)"
     return {
         "type": "object",
         "description": f"The whole body is capped at {cap} MiB on this server "
@@ -360,7 +361,10 @@ def _job_form(limits: settings.Limits) -> Json:
                 "pattern": "^https?://",
                 "maxLength": job_form.MAX_CALLBACK_URL_CHARS,
                 "description": "Optional http:// or https:// URL with a host; every status "
-                "change after `queued` is POSTed there (see the `job.status` webhook).",
+                "change after `queued` is POSTed there (see the `job.status` webhook). A host "
+                "that is or resolves to a loopback, private, link-local or other non-public "
+                f"address is {private} on this server (`DCCF_ALLOW_PRIVATE_CALLBACKS`); a name "
+                "is checked again on every delivery, against the address it resolves to then.",
             },
             "build_args": {
                 "type": "string",
@@ -848,9 +852,16 @@ def _webhooks() -> Json:
                 "operationId": "jobStatusWebhook",
                 "summary": "A job's status changed",
                 "description": "Sent to the job's `callback_url` for every status change after "
-                "`queued`. A non-2xx answer or a timeout is retried with exponential back-off up "
-                "to a configured number of attempts; one job's deliveries arrive in order; "
-                "delivery is at-least-once, so deduplicate on `X-DCCF-Delivery`.",
+                "the job was created: `running`, `succeeded`, `failed`, `cancelled`, and "
+                "`queued` again when a worker was lost and the job waits for another attempt. "
+                "`job` is the job as it was at that change, not at delivery. A non-2xx answer "
+                "(redirects are not followed) or no answer within `DCCF_WEBHOOK_TIMEOUT_SECONDS` "
+                "is retried with exponential back-off (`DCCF_WEBHOOK_BACKOFF_SECONDS` doubling "
+                "up to `DCCF_WEBHOOK_BACKOFF_CAP_SECONDS`, with jitter) up to "
+                "`DCCF_WEBHOOK_MAX_ATTEMPTS` attempts; then that event is given up and the "
+                "job's next event follows. One job's events arrive in order: the next is sent "
+                "only once the one before was answered with a 2xx or given up. Delivery is "
+                "at-least-once, so deduplicate on `X-DCCF-Delivery`.",
                 "security": [],
                 "parameters": [
                     {
@@ -864,7 +875,8 @@ def _webhooks() -> Json:
                         "name": "X-DCCF-Delivery",
                         "in": "header",
                         "required": True,
-                        "description": "Unique per delivery.",
+                        "description": "Unique per event, and the same on every attempt "
+                        "to deliver it: a receiver that sees an id again can drop the repeat.",
                         "schema": {"type": "string"},
                     },
                     {
