@@ -1,0 +1,1 @@
+"""Shared pieces of the DCCF benchmarks: arguments, RSS sampling, jobs, the direct baseline."""
