@@ -12,7 +12,8 @@ from starlette.routing import Route
 
 from dccf import db
 from services.master import context
-from services.master.openapi import docs_html, spec
+from services.master.docs_page import docs_html
+from services.master.openapi import spec
 
 
 def healthz(request: Request) -> Response:

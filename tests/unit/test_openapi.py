@@ -16,8 +16,9 @@ from starlette.testclient import TestClient
 from dccf.job_records import JobRecord
 from dccf.jobs import JobLimits, JobStatus, Network, Reason
 from services.master import auth, errors, job_form, jobs_api, legacy_api, service_api
+from services.master.docs_page import docs_html, render_html
 from services.master.job_json import job_json
-from services.master.openapi import docs_html, render_html, spec
+from services.master.openapi import spec
 
 # Every endpoint API.md names, whether or not its route is registered yet.
 API_MD_OPERATIONS = {
