@@ -8,13 +8,15 @@ from __future__ import annotations
 
 import io
 import time
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from collections.abc import AsyncGenerator, AsyncIterator
+from contextlib import aclosing, asynccontextmanager
 from dataclasses import dataclass
 
 from pg8000.exceptions import DatabaseError
+from python_multipart.multipart import parse_options_header
 from starlette.concurrency import run_in_threadpool
-from starlette.datastructures import FormData, UploadFile
+from starlette.datastructures import FormData, Headers, UploadFile
+from starlette.formparsers import MultiPartException, MultiPartParser
 from starlette.requests import Request
 
 from dccf import filestore, job_records
@@ -45,10 +47,55 @@ async def multipart_form(request: Request) -> AsyncIterator[FormData]:
     length = request.headers.get("content-length", "")
     if length.isdigit() and int(length) > limit:
         raise too_large(limit)
-    async with request.form(
-        max_files=_MAX_PARTS, max_fields=_MAX_PARTS, max_part_size=_MAX_TEXT_PART
-    ) as form:
+    async with aclosing(request.stream()) as stream:
+        parser = _WholeFormParser(
+            request.headers,
+            stream,
+            max_files=_MAX_PARTS,
+            max_fields=_MAX_PARTS,
+            max_part_size=_MAX_TEXT_PART,
+        )
+        try:
+            form = await parser.parse()
+        except MultiPartException as exc:
+            raise _malformed(exc.message.rstrip(".")) from None
+    try:
         yield form
+    finally:
+        await form.close()
+
+
+class _WholeFormParser(MultiPartParser):
+    """Starlette's parser, refusing a body that ends before its closing boundary.
+
+    python-multipart takes such a body and drops the unfinished part without a word: a cut-short
+    upload would become a job with a file missing. It calls `on_end` only at the closing
+    boundary (`--boundary--`). The check runs inside the parser's read loop, so a refusal
+    closes the temporary files of every part, finished or not.
+    """
+
+    def __init__(self, headers: Headers, stream: AsyncIterator[bytes], **limits: int) -> None:
+        self.ended = False
+        super().__init__(headers, self._whole(stream), **limits)
+
+    async def _whole(self, stream: AsyncIterator[bytes]) -> AsyncGenerator[bytes, None]:
+        async for chunk in stream:
+            yield chunk
+        if not self.ended:
+            raise MultiPartException(
+                "it ends before the closing boundary, so its last part is incomplete or missing"
+            )
+
+    def on_end(self) -> None:
+        self.ended = True
+
+
+def _malformed(detail: str) -> InvalidInput:
+    return InvalidInput(
+        f"the multipart/form-data body is malformed: {detail}; send it as an HTTP client "
+        "library builds it (curl -F, requests, httpx)",
+        code="invalid_multipart",
+    )
 
 
 def file_parts(form: FormData, name: str) -> list[Upload]:
@@ -56,8 +103,20 @@ def file_parts(form: FormData, name: str) -> list[Upload]:
     for value in form.getlist(name):
         if not isinstance(value, UploadFile):
             raise InvalidInput(f"the {name!r} part must be a file upload with a filename")
-        uploads.append(Upload(filename=value.filename or "", file=value.file))
+        uploads.append(Upload(filename=_filename(value), file=value.file))
     return uploads
+
+
+def _filename(upload: UploadFile) -> str:
+    """The filename as sent, with bytes that are not UTF-8 kept as lone surrogates.
+
+    Starlette falls back to Latin-1 for such a filename, so a name in any other encoding would
+    become a different, garbled path without a word; kept apart, the path rules refuse it as
+    not UTF-8, as they do for a context archive's member names.
+    """
+    disposition = next((v for k, v in upload.headers.raw if k == b"content-disposition"), b"")
+    raw = parse_options_header(disposition)[1].get(b"filename", b"")
+    return raw.decode("utf-8", "surrogateescape")
 
 
 def single_file(form: FormData, name: str) -> Upload | None:
