@@ -61,6 +61,7 @@ class Worker:
         self.pool = pool
         self.docker = docker_client
         self.busy = False
+        self._kafka_away = False
         self._stop = threading.Event()
         self._make_consumer = consumer_factory or (
             lambda: queue.consumer(cfg.kafka, client_id=cfg.worker.worker_id)
@@ -80,13 +81,19 @@ class Worker:
         self.consumer.subscribe([self.cfg.kafka.topic], listener=_RepauseOnAssign(self))
         ran = 0
         last_work = time.monotonic()
+        kafka_delay = 0.5
         try:
             while not self._stop.is_set():
                 if max_jobs is not None and ran >= max_jobs:
                     break
                 if idle_timeout is not None and time.monotonic() - last_work > idle_timeout:
                     break
-                records = self.consumer.poll(timeout_ms=500)
+                records = self._poll(timeout_ms=500)
+                if records is None:
+                    self._stop.wait(kafka_delay)
+                    kafka_delay = min(kafka_delay * 2, 5)
+                    continue
+                kafka_delay = 0.5
                 for partition, messages in records.items():
                     for message in messages:
                         if self._handle(partition, message):
@@ -95,6 +102,25 @@ class Worker:
         finally:
             self.consumer.close()
         return ran
+
+    def _poll(self, timeout_ms: int) -> dict[TopicPartition, list[Any]] | None:
+        """The consumer's poll, or None while Kafka is away.
+
+        kafka-python raises connection errors out of poll() when no broker answers (while it
+        looks for the group coordinator, say); the consumer recovers on a later poll, so the
+        worker waits for Kafka instead of exiting with its job half done.
+        """
+        try:
+            records: dict[TopicPartition, list[Any]] = self.consumer.poll(timeout_ms=timeout_ms)
+        except KafkaError as exc:
+            if not self._kafka_away:
+                log.warning("Kafka unavailable; polling on until it is back: %s", exc)
+            self._kafka_away = True
+            return None
+        if self._kafka_away:
+            log.info("Kafka is back")
+            self._kafka_away = False
+        return records
 
     def _connect(self) -> KafkaConsumer:
         delay = 0.5
@@ -113,8 +139,12 @@ class Worker:
         job = None
         if job_id is not None:
             job = self._retry_db(lambda: self._claim(job_id), f"claiming job {job_id}")
-        # Commit only after the claim: from here on Postgres owns the job.
-        self.consumer.commit({partition: OffsetAndMetadata(message.offset + 1, "", -1)})
+        # Commit only after the claim: from here on Postgres owns the job. A commit lost to a
+        # Kafka outage or a rebalance only means this notice comes again, and its claim fails.
+        try:
+            self.consumer.commit({partition: OffsetAndMetadata(message.offset + 1, "", -1)})
+        except KafkaError as exc:
+            log.warning("committing the notice of job %s failed: %s", job_id, exc)
         if job is None:
             return False
         log.info("job %d: claimed (attempt %d)", job.id, job.attempt)
@@ -196,7 +226,7 @@ class Worker:
     def _poll_paused(self) -> None:
         # Paused partitions return nothing; anything that slipped through (a partition
         # assigned between pause and poll) is rewound so it is not skipped.
-        for partition, messages in self.consumer.poll(timeout_ms=0).items():
+        for partition, messages in (self._poll(timeout_ms=0) or {}).items():
             if messages:
                 self.consumer.seek(partition, messages[0].offset)
                 self.consumer.pause(partition)
