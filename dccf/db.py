@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import queue
+import select
 import threading
 from collections.abc import Iterator
 from typing import Any
@@ -82,10 +83,7 @@ class Pool:
             raise DatabaseUnavailable("no free Postgres connection within 30 s")
         conn: Connection | None = None
         try:
-            try:
-                conn = self._idle.get_nowait()
-            except queue.Empty:
-                conn = connect(self._cfg, self._name)
+            conn = self._take_idle() or connect(self._cfg, self._name)
             yield conn
         except BaseException as exc:
             if conn is not None and (_is_unavailable(exc) or _in_transaction(conn)):
@@ -98,6 +96,22 @@ class Pool:
             if conn is not None:
                 self._idle.put(conn)
             self._slots.release()
+
+    def _take_idle(self) -> Connection | None:
+        """An idle connection the server has not closed, or None.
+
+        After a Postgres restart every pooled connection is dead. The server said so to each
+        (a FATAL "terminating connection" message, then EOF), so its socket is readable while
+        an idle connection's should be silent. Handed out, each would fail one request.
+        """
+        while True:
+            try:
+                conn = self._idle.get_nowait()
+            except queue.Empty:
+                return None
+            if not _closed_by_server(conn):
+                return conn
+            _close_quietly(conn)
 
     @contextlib.contextmanager
     def transaction(self) -> Iterator[Connection]:
@@ -128,6 +142,19 @@ class Pool:
 def _in_transaction(conn: Connection) -> bool:
     # An exception may leave a transaction open; such a connection must not be reused.
     return getattr(conn, "_transaction_status", b"I") != b"I"
+
+
+def _closed_by_server(conn: Connection) -> bool:
+    sock = getattr(conn, "_usock", None)  # pg8000 has no public handle on its socket
+    if sock is None:
+        return False
+    # poll, not select: a busy master's descriptors pass select's limit of 1024.
+    poller = select.poll()
+    try:
+        poller.register(sock, select.POLLIN)
+    except (OSError, ValueError):  # already closed on our side
+        return True
+    return bool(poller.poll(0))
 
 
 def _close_quietly(conn: Connection) -> None:
