@@ -243,15 +243,28 @@ class Worker:
             return False
 
     def _context(self, job_id: int, workdir: Path) -> Any:
-        """The stored build context, spooled to a local file so the build can stream it."""
+        """The stored build context, spooled to a local file so the build can stream it.
+
+        A Postgres outage while reading it is waited out, like a claim's: it is no fault of
+        the job's, which must not end `failed` for it.
+        """
+        return self._retry_db(
+            lambda: self._spool_context(job_id, workdir),
+            f"reading the build context of job {job_id}",
+        )
+
+    def _spool_context(self, job_id: int, workdir: Path) -> Any:
         spool = tempfile.TemporaryFile(dir=workdir)  # noqa: SIM115 - the caller closes it
-        with self.pool.connection() as conn:
-            stored = filestore.find(conn, job_id, "context", _CONTEXT_PATH)
-        if stored is None:
+        try:
+            with self.pool.connection() as conn:
+                stored = filestore.find(conn, job_id, "context", _CONTEXT_PATH)
+            if stored is None:
+                raise RuntimeError(f"job {job_id} has no stored build context")
+            for chunk in filestore.chunks(self.pool, stored.id):
+                spool.write(chunk)
+        except BaseException:
             spool.close()
-            raise RuntimeError(f"job {job_id} has no stored build context")
-        for chunk in filestore.chunks(self.pool, stored.id):
-            spool.write(chunk)
+            raise
         spool.seek(0)
         return spool
 
