@@ -268,23 +268,34 @@ class Sweep:
 
 
 def sweep(
-    conn: Connection, *, max_attempts: int, republish_after_seconds: int, batch: int = 500
+    conn: Connection,
+    *,
+    max_attempts: int,
+    republish_after_seconds: int,
+    batch: int = 500,
+    expire_leases: bool = True,
 ) -> Sweep:
     """Inside a transaction: recover jobs whose worker vanished, and pick queued jobs whose
-    notice may be lost (a crash between commit and produce, Kafka down, a busy partition)."""
-    expired = "status = 'running' AND lease_until < now()"
-    requeued = conn.run(
-        "UPDATE jobs SET status = 'queued', worker = NULL, lease_until = NULL,"
-        " queued_at = now(), published_at = now()"
-        f" WHERE {expired} AND attempt < :max AND NOT cancel_requested RETURNING id",
-        max=max_attempts,
-    )
-    lost = conn.run(
-        "UPDATE jobs SET finished_at = now(), lease_until = NULL,"
-        " status = CASE WHEN cancel_requested THEN 'cancelled' ELSE 'failed' END,"
-        " reason = CASE WHEN cancel_requested THEN 'cancelled' ELSE 'worker_lost' END"
-        f" WHERE {expired} RETURNING id",
-    )
+    notice may be lost (a crash between commit and produce, Kafka down, a busy partition).
+
+    `expire_leases=False` leaves running jobs alone (their leases may have run out only
+    because Postgres was away and nobody could renew them)."""
+    requeued: list[list[Any]] = []
+    lost: list[list[Any]] = []
+    if expire_leases:
+        expired = "status = 'running' AND lease_until < now()"
+        requeued = conn.run(
+            "UPDATE jobs SET status = 'queued', worker = NULL, lease_until = NULL,"
+            " queued_at = now(), published_at = now()"
+            f" WHERE {expired} AND attempt < :max AND NOT cancel_requested RETURNING id",
+            max=max_attempts,
+        )
+        lost = conn.run(
+            "UPDATE jobs SET finished_at = now(), lease_until = NULL,"
+            " status = CASE WHEN cancel_requested THEN 'cancelled' ELSE 'failed' END,"
+            " reason = CASE WHEN cancel_requested THEN 'cancelled' ELSE 'worker_lost' END"
+            f" WHERE {expired} RETURNING id",
+        )
     republish = conn.run(
         "UPDATE jobs SET published_at = now() WHERE id IN ("
         " SELECT id FROM jobs WHERE status = 'queued'"

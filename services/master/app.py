@@ -63,7 +63,12 @@ def create_app(config: settings.Settings | None = None) -> Starlette:
         metrics=Metrics(pool),
         demo_files=read_demo(cfg.master.demo_dir),
     )
-    sweeper = Sweeper(pool, ctx.notifier, cfg.master)
+    sweeper = Sweeper(
+        pool,
+        ctx.notifier,
+        cfg.master,
+        outage_grace_seconds=cfg.worker.lease_seconds + cfg.master.sweep_seconds,
+    )
     dispatcher = WebhookDispatcher(pool, cfg)
     if not cfg.master.api_tokens:
         log.warning("DCCF_API_TOKENS is empty: the API is open to anyone who can reach it")

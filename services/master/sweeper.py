@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 
 from dccf import db, job_records
 from dccf.queue import Notifier
@@ -16,10 +17,23 @@ _SWEEP_LOCK = 0x0DCCF002
 
 
 class Sweeper:
-    def __init__(self, pool: db.Pool, notifier: Notifier, cfg: Master) -> None:
+    """`outage_grace_seconds`: after Postgres was unreachable, how long running jobs are left
+    alone. Workers could not renew their leases during the outage either, so right after it
+    every lease looks expired; a worker gets this long to renew (or store its result) before
+    its job counts as lost. A lease plus a sweep interval is enough."""
+
+    def __init__(
+        self,
+        pool: db.Pool,
+        notifier: Notifier,
+        cfg: Master,
+        outage_grace_seconds: float = 0.0,
+    ) -> None:
         self._pool = pool
         self._notifier = notifier
         self._cfg = cfg
+        self._outage_grace = outage_grace_seconds
+        self._leases_trusted_from = 0.0  # time.monotonic()
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._loop, name="sweeper", daemon=True)
 
@@ -36,6 +50,7 @@ class Sweeper:
                 self.sweep_once()
             except db.DatabaseUnavailable as exc:
                 log.warning("sweep skipped, Postgres unavailable: %s", exc)
+                self._leases_trusted_from = time.monotonic() + self._outage_grace
             except Exception:  # the sweeper must outlive any single failure
                 log.exception("sweep failed")
 
@@ -49,6 +64,7 @@ class Sweeper:
                 conn,
                 max_attempts=self._cfg.max_attempts,
                 republish_after_seconds=self._cfg.republish_after_seconds,
+                expire_leases=time.monotonic() >= self._leases_trusted_from,
             )
         for job_id in result.lost:
             log.warning("job %d: worker lost and no attempts left; failed", job_id)

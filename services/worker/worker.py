@@ -281,15 +281,20 @@ class Worker:
         )
 
     def _retry_db(self, action: Callable[[], Any], what: str) -> Any:
-        """Postgres outages are waited out: a claim or a result must not be dropped."""
+        """Postgres outages are waited out: a claim or a result must not be dropped.
+
+        Retries come at least every third of a lease, so a result is stored well within the
+        master's grace after an outage, before the job would count as lost.
+        """
         delay = 0.5
+        longest = min(10.0, self.cfg.worker.lease_seconds / 3)
         while True:
             try:
                 return action()
             except db.DatabaseUnavailable as exc:
                 log.warning("%s: Postgres unavailable, retrying in %.1f s: %s", what, delay, exc)
                 time.sleep(delay)
-                delay = min(delay * 2, 10)
+                delay = min(delay * 2, longest)
 
 
 def _internal_error(exc: BaseException) -> runner.RunOutcome:
