@@ -215,16 +215,21 @@ def _store(
     tar: ContextTar,
     key: str | None,
 ) -> JobRecord:
+    fields = {
+        "principal": owner,
+        "name": job_request.name,
+        "limits": job_request.limits,
+        "callback_url": job_request.callback_url,
+        "build_args": job_request.build_args,
+        "idempotency_key": key,
+    }
+    if tar.size <= filestore.CHUNK_BYTES:
+        # One autocommitted statement stores the job with its context.
+        data = tar.file.read()
+        with ctx.pool.connection() as conn:
+            return job_records.insert(conn, small_file=("context", CONTEXT_PATH, data), **fields)
     with ctx.pool.transaction() as conn:
-        job = job_records.insert(
-            conn,
-            principal=owner,
-            name=job_request.name,
-            limits=job_request.limits,
-            callback_url=job_request.callback_url,
-            build_args=job_request.build_args,
-            idempotency_key=key,
-        )
+        job = job_records.insert(conn, **fields)
         filestore.store(conn, job.id, "context", CONTEXT_PATH, tar.file)
     return job
 
