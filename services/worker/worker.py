@@ -33,6 +33,7 @@ _CONTEXT_PATH = "context.tar"
 _POLL_WHILE_BUSY_S = 0.2
 # Renewing the lease also reads the cancel flag: once a second stops a cancelled job fast.
 _RENEW_EVERY_S = 1.0
+_PRUNE_CHECK_EVERY_S = 60.0
 
 
 class _RepauseOnAssign(ConsumerRebalanceListener):
@@ -177,10 +178,17 @@ class Worker:
             paused = self.consumer.paused()
             if paused:
                 self.consumer.resume(*paused)
+        self._prune_now_and_then()
+
+    def _prune_now_and_then(self) -> None:
+        # Asking the daemon for its disk use takes 40-80 ms: not after every job.
+        if time.monotonic() < self._next_prune_check:
+            return
+        self._next_prune_check = time.monotonic() + _PRUNE_CHECK_EVERY_S
         try:
             runner.prune_if_needed(self.docker, int(self.cfg.worker.prune_threshold_gb * 1e9))
         except runner.EngineError as exc:
-            log.warning("pruning the docker daemon failed; retried after the next job: %s", exc)
+            log.warning("pruning the docker daemon failed; retried later: %s", exc)
 
     def _run_while_polling(self, job: JobRecord, workdir: Path) -> runner.RunOutcome | None:
         """Run the job in a thread; meanwhile keep the consumer in its group and the lease fresh."""
