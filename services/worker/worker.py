@@ -62,6 +62,7 @@ class Worker:
         self.pool = pool
         self.docker = docker_client
         self.busy = False
+        self._next_prune_check = 0.0
         self._kafka_away = False
         self._stop = threading.Event()
         self._make_consumer = consumer_factory or (
