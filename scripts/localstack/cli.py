@@ -17,7 +17,18 @@ from localstack import kafka_cluster, stack
 from localstack.layout import Layout
 from localstack.report import StackError, fail, say, tail
 
-TEST_TIERS = ("tests/unit", "tests/infra", "tests/integration", "tests/e2e")
+TEST_TIERS = ("tests/unit", "tests/infra", "tests/integration", "tests/e2e", "tests/faults")
+# A stack that `test` brings up itself gets short leases and sweeps, so that the fault tests
+# (which wait for a dead worker's lease to run out and a lost notice to be sent again) take
+# seconds rather than minutes, and three Kafka brokers, so that one of them can be stopped.
+# A DCCF_* variable or --kafka-nodes given by the caller wins; a running stack is tested as is.
+TEST_SETTINGS = {
+    "DCCF_LEASE_SECONDS": "6",
+    "DCCF_SWEEP_SECONDS": "1",
+    "DCCF_REPUBLISH_AFTER_SECONDS": "5",
+    "DCCF_KAFKA_SESSION_TIMEOUT_MS": "6000",
+}
+TEST_KAFKA_NODES = 3
 # pytest's closing line, with or without the `=` banner (-q drops it).
 PYTEST_SUMMARY = re.compile(r"^=*\s*(\d+ \w+|no tests ran)\b.* in \d+(\.\d+)?s\b")
 
@@ -57,7 +68,7 @@ def _component(text: str) -> str:
     return text
 
 
-def _add_size_options(parser: argparse.ArgumentParser) -> None:
+def _add_size_options(parser: argparse.ArgumentParser, new_stack_nodes: int = 1) -> None:
     parser.add_argument(
         "--workers",
         type=_count(0),
@@ -68,7 +79,7 @@ def _add_size_options(parser: argparse.ArgumentParser) -> None:
         "--kafka-nodes",
         type=int,
         choices=kafka_cluster.ALLOWED_NODES,
-        help="Kafka brokers, 1 or 3 (default: as many as run now, else 1)",
+        help=f"Kafka brokers, 1 or 3 (default: as many as run now, else {new_stack_nodes})",
     )
 
 
@@ -100,10 +111,13 @@ def build_parser() -> argparse.ArgumentParser:
         description="Brings the stack up, runs pytest on "
         + " ".join(TEST_TIERS)
         + " (or only the test paths given), takes the stack down unless some of it ran before, "
-        "and exits with pytest's code. Unknown arguments go to pytest.",
+        "and exits with pytest's code. Unknown arguments go to pytest. A stack it brings up "
+        f"has {TEST_KAFKA_NODES} Kafka nodes and "
+        + " ".join(f"{key}={value}" for key, value in TEST_SETTINGS.items())
+        + " unless given otherwise; a running stack is tested as it is.",
         allow_abbrev=False,
     )
-    _add_size_options(test)
+    _add_size_options(test, new_stack_nodes=TEST_KAFKA_NODES)
     commands.add_parser("env", help="print `export DCCF_...` lines for the running stack")
     start = commands.add_parser("start", help="start one component of the stack")
     start.add_argument("component", type=_component)
@@ -153,6 +167,17 @@ def _requested(layout: Layout, args: argparse.Namespace) -> stack_config.StackCo
     return dataclasses.replace(config, passthrough={**running.passthrough, **config.passthrough})
 
 
+def _requested_for_tests(layout: Layout, args: argparse.Namespace) -> stack_config.StackConfig:
+    config = _requested(layout, args)
+    if stack.live(layout):
+        return config
+    return dataclasses.replace(
+        config,
+        kafka_nodes=args.kafka_nodes or TEST_KAFKA_NODES,
+        passthrough={**TEST_SETTINGS, **config.passthrough},
+    )
+
+
 def _logs(layout: Layout, component: str | None, follow: bool, lines: int) -> int:
     if component:
         files = [layout.log(component)]
@@ -176,7 +201,7 @@ def _logs(layout: Layout, component: str | None, follow: bool, lines: int) -> in
 
 def _test(layout: Layout, args: argparse.Namespace, extra: list[str]) -> int:
     was_up = bool(stack.live(layout))
-    config = _requested(layout, args)
+    config = _requested_for_tests(layout, args)
     summary = None
     try:
         stack.Stack(layout, config).up()
