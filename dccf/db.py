@@ -162,6 +162,21 @@ class Pool:
                 return
 
 
+def wait_for_notifications(conn: Connection, timeout: float) -> list[str]:
+    """Up to `timeout` seconds for NOTIFY payloads on the channels `conn` LISTENs to.
+
+    pg8000 reads notifications only while a query runs, and has no blocking wait: wait on
+    its socket, then run a trivial query (~1 ms wake-ups; polling every 100 ms gave ~46 ms).
+    """
+    poller = select.poll()  # not select(): a busy master's descriptors pass 1024
+    poller.register(conn._usock, select.POLLIN)
+    poller.poll(timeout * 1000)
+    conn.run("SELECT 1")
+    payloads = [payload for _pid, _channel, payload in conn.notifications]
+    conn.notifications.clear()
+    return payloads
+
+
 def _in_transaction(conn: Connection) -> bool:
     # An exception may leave a transaction open; such a connection must not be reused.
     return getattr(conn, "_transaction_status", b"I") != b"I"

@@ -1,9 +1,7 @@
 """Wakes long-polling requests when a job's status changes (Postgres LISTEN/NOTIFY).
 
-pg8000 has no blocking wait for notifications: they are read only while a query runs. So a
-thread waits with select() on the connection's socket and then runs a trivial query
-(~1 ms wake-ups, where polling every 100 ms gave ~46 ms). Waiters also re-read the job
-every second, so a missed notice (a reconnect, an overflowing deque) costs at most that.
+A thread listens on a connection of its own (db.wait_for_notifications). Waiters also re-read
+the job every second, so a missed notice (a reconnect, an overflowing deque) costs at most that.
 """
 
 from __future__ import annotations
@@ -11,7 +9,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import select
 import threading
 from collections import defaultdict
 
@@ -81,11 +78,7 @@ class StatusWatch:
 
     def _listen(self, conn: db.Connection) -> None:
         conn.run(f"LISTEN {CHANNEL}")
-        sock = conn._usock  # pg8000 exposes no public handle to wait on
         while not self._stop.is_set():
-            select.select([sock], [], [], 1.0)
-            conn.run("SELECT 1")
-            while conn.notifications:
-                _pid, _channel, payload = conn.notifications.popleft()
+            for payload in db.wait_for_notifications(conn, 1.0):
                 if payload.isdigit():
                     self._wake(int(payload))

@@ -21,7 +21,6 @@ from __future__ import annotations
 import contextlib
 import logging
 import random
-import select
 import threading
 import time
 from collections.abc import Callable
@@ -292,16 +291,10 @@ class WebhookDispatcher:
                     conn.close()
 
     def _wait_for_notices(self, conn: db.Connection) -> None:
-        # pg8000 reads notifications only while a query runs: wait on the socket, then run a
-        # trivial query (see status_watch.py).
         conn.run(f"LISTEN {CHANNEL}")
         self._wake.set()  # events written while nobody listened
-        sock = conn._usock  # pg8000 exposes no public handle to wait on
         while not self._stop.is_set():
-            select.select([sock], [], [], 1.0)
-            conn.run("SELECT 1")
-            if conn.notifications:
-                conn.notifications.clear()
+            if db.wait_for_notifications(conn, 1.0):
                 self._wake.set()
 
 
