@@ -37,6 +37,7 @@ _log = logging.getLogger(__name__)
 
 LABEL_JOB = "dccf.job"
 LABEL_ATTEMPT = "dccf.attempt"
+LABEL_WORKER = "dccf.worker"
 OUTPUT_DIR = "/output"
 # Images are found by tag, not label: a build label costs an extra build step (~100 ms).
 TAG_PREFIX = "dccf-job-"
@@ -64,6 +65,8 @@ class RunSpec:
     pids_limit: int
     log_cap_bytes: int
     max_output_bytes: int
+    # Labels the container, so a restarted worker can find what its crashed run left.
+    worker: str = ""
 
 
 @dataclass(frozen=True)
@@ -143,7 +146,11 @@ class _Built:
 
 
 def _labels(spec: RunSpec) -> dict[str, str]:
-    return {LABEL_JOB: str(spec.job_id), LABEL_ATTEMPT: str(spec.attempt)}
+    return {
+        LABEL_JOB: str(spec.job_id),
+        LABEL_ATTEMPT: str(spec.attempt),
+        LABEL_WORKER: spec.worker,
+    }
 
 
 def _build(
@@ -406,19 +413,37 @@ def _remove(client: docker.DockerClient, container: Container | None, tag: str) 
         _log.warning("could not remove image %s: %s", tag, exc)
 
 
-def remove_leftovers(docker_client: docker.DockerClient) -> int:
-    """Remove every job container and job image tag on this daemon; return how many.
+def remove_leftovers(docker_client: docker.DockerClient, worker: str | None = None) -> int:
+    """Remove job containers and job image tags; return how many.
 
     For a worker's start, before it takes a job: a crashed predecessor may have left some.
+    With `worker`, only the containers that worker labelled (and their images) go, so on a
+    daemon shared by several workers the others' running jobs are left alone.
     """
     removed = 0
     try:
-        for container in docker_client.containers.list(all=True, filters={"label": LABEL_JOB}):
+        if worker is None:
+            containers = docker_client.containers.list(all=True, filters={"label": LABEL_JOB})
+            tags = [
+                tag
+                for image in docker_client.images.list(filters={"reference": f"{TAG_PREFIX}*"})
+                for tag in image.tags
+            ]
+        else:
+            containers = docker_client.containers.list(
+                all=True, filters={"label": f"{LABEL_WORKER}={worker}"}
+            )
+            tags = [
+                image_tag(int(c.labels[LABEL_JOB]), int(c.labels.get(LABEL_ATTEMPT, "1")))
+                for c in containers
+                if c.labels.get(LABEL_JOB, "").isdigit()
+            ]
+        for container in containers:
             container.remove(v=True, force=True)
             removed += 1
-        for image in docker_client.images.list(filters={"reference": f"{TAG_PREFIX}*"}):
-            for tag in image.tags:
-                if tag.startswith(TAG_PREFIX):
+        for tag in tags:
+            if tag.startswith(TAG_PREFIX):
+                with contextlib.suppress(docker.errors.ImageNotFound):
                     docker_client.api.remove_image(tag, noprune=True)
                     removed += 1
     except ENGINE_ERRORS as exc:

@@ -81,6 +81,7 @@ class Worker:
         """
         self.consumer = self._connect()
         self.consumer.subscribe([self.cfg.kafka.topic], listener=_RepauseOnAssign(self))
+        self._remove_leftovers()
         ran = 0
         last_work = time.monotonic()
         kafka_delay = 0.5
@@ -180,6 +181,16 @@ class Worker:
             if paused:
                 self.consumer.resume(*paused)
         self._prune_now_and_then()
+
+    def _remove_leftovers(self) -> None:
+        """A previous run of this worker killed mid-job left its container running."""
+        try:
+            removed = runner.remove_leftovers(self.docker, self.cfg.worker.worker_id)
+        except runner.EngineError as exc:
+            log.warning("could not remove leftovers of an earlier run: %s", exc)
+            return
+        if removed:
+            log.info("removed %d leftover containers and images of an earlier run", removed)
 
     def _prune_now_and_then(self) -> None:
         # Asking the daemon for its disk use takes 40-80 ms: not after every job.
@@ -287,6 +298,7 @@ class Worker:
             pids_limit=limits.pids,
             log_cap_bytes=limits.log_cap_bytes,
             max_output_bytes=limits.max_output_bytes,
+            worker=self.cfg.worker.worker_id,
         )
 
     def _retry_db(self, action: Callable[[], Any], what: str) -> Any:

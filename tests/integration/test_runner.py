@@ -390,6 +390,28 @@ def test_remove_leftovers_finds_containers_and_images_by_label_and_tag(
     assert docker_client.images.get("debian:bookworm-slim")
 
 
+def test_remove_leftovers_of_one_worker_spares_the_others(
+    docker_client: docker.DockerClient,
+) -> None:
+    mine, theirs = make_spec(), make_spec()
+    for spec, worker in ((mine, "crashed-worker"), (theirs, "busy-worker")):
+        tag = image_tag(spec.job_id, spec.attempt)
+        docker_client.images.get("debian:bookworm-slim").tag(tag)
+        docker_client.containers.create(
+            tag,
+            ["true"],
+            labels={LABEL_JOB: str(spec.job_id), "dccf.attempt": "1", "dccf.worker": worker},
+        )
+    assert remove_leftovers(docker_client, "crashed-worker") == 2
+    assert_cleaned_up(docker_client, mine)
+    survivors = docker_client.containers.list(
+        all=True, filters={"label": f"{LABEL_JOB}={theirs.job_id}"}
+    )
+    assert len(survivors) == 1
+    assert remove_leftovers(docker_client, "busy-worker") == 2
+    assert_cleaned_up(docker_client, theirs)
+
+
 def test_prune_if_needed_drops_the_cache_only_past_the_threshold(
     run: Run, docker_client: docker.DockerClient
 ) -> None:
