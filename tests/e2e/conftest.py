@@ -47,7 +47,9 @@ def _healthz(http: httpx.Client) -> httpx.Response | httpx.HTTPError:
 def batch(client: httpx.Client, request: pytest.FixtureRequest) -> Batch:
     submitters: dict[str, Submitter] = {}
     modules = {getattr(item, "module", None) for item in request.session.items}
-    for module in sorted(filter(None, modules), key=lambda m: m.__name__):
+    # Only this suite's modules: other tiers in the same session may use the name JOBS.
+    ours = [m for m in filter(None, modules) if m.__name__.startswith(f"{__package__}.")]
+    for module in sorted(ours, key=lambda m: m.__name__):
         for name, submitter in getattr(module, "JOBS", {}).items():
             assert name not in submitters, f"job name {name!r} declared by two e2e modules"
             submitters[name] = submitter
