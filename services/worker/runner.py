@@ -413,39 +413,29 @@ def _remove(client: docker.DockerClient, container: Container | None, tag: str) 
         _log.warning("could not remove image %s: %s", tag, exc)
 
 
-def remove_leftovers(docker_client: docker.DockerClient, worker: str | None = None) -> int:
-    """Remove job containers and job image tags; return how many.
+def remove_leftovers(docker_client: docker.DockerClient, worker: str) -> int:
+    """Remove the job containers `worker` labelled, and their images; return how many.
 
-    For a worker's start, before it takes a job: a crashed predecessor may have left some.
-    With `worker`, only the containers that worker labelled (and their images) go, so on a
-    daemon shared by several workers the others' running jobs are left alone.
+    For a worker's start, before it takes a job: a crashed run of it may have left some. On a
+    daemon shared by several workers (the local stack) the others' running jobs are spared.
     """
     removed = 0
     try:
-        if worker is None:
-            containers = docker_client.containers.list(all=True, filters={"label": LABEL_JOB})
-            tags = [
-                tag
-                for image in docker_client.images.list(filters={"reference": f"{TAG_PREFIX}*"})
-                for tag in image.tags
-            ]
-        else:
-            containers = docker_client.containers.list(
-                all=True, filters={"label": f"{LABEL_WORKER}={worker}"}
-            )
-            tags = [
-                image_tag(int(c.labels[LABEL_JOB]), int(c.labels.get(LABEL_ATTEMPT, "1")))
-                for c in containers
-                if c.labels.get(LABEL_JOB, "").isdigit()
-            ]
+        containers = docker_client.containers.list(
+            all=True, filters={"label": f"{LABEL_WORKER}={worker}"}
+        )
+        tags = [
+            image_tag(int(c.labels[LABEL_JOB]), int(c.labels.get(LABEL_ATTEMPT, "1")))
+            for c in containers
+            if c.labels.get(LABEL_JOB, "").isdigit()
+        ]
         for container in containers:
             container.remove(v=True, force=True)
             removed += 1
         for tag in tags:
-            if tag.startswith(TAG_PREFIX):
-                with contextlib.suppress(docker.errors.ImageNotFound):
-                    docker_client.api.remove_image(tag, noprune=True)
-                    removed += 1
+            with contextlib.suppress(docker.errors.ImageNotFound):
+                docker_client.api.remove_image(tag, noprune=True)
+                removed += 1
     except ENGINE_ERRORS as exc:
         raise EngineError(f"could not remove leftover job containers or images: {exc}") from exc
     return removed

@@ -376,20 +376,6 @@ def test_identical_resubmission_builds_from_cache(run: Run) -> None:
     assert first.stdout == second.stdout
 
 
-def test_remove_leftovers_finds_containers_and_images_by_label_and_tag(
-    docker_client: docker.DockerClient,
-) -> None:
-    spec = make_spec()
-    tag = image_tag(spec.job_id, spec.attempt)
-    docker_client.images.get("debian:bookworm-slim").tag(tag)
-    docker_client.containers.create(
-        tag, ["true"], labels={LABEL_JOB: str(spec.job_id), "dccf.attempt": "1"}
-    )
-    assert remove_leftovers(docker_client) >= 2
-    assert_cleaned_up(docker_client, spec)
-    assert docker_client.images.get("debian:bookworm-slim")
-
-
 def test_remove_leftovers_of_one_worker_spares_the_others(
     docker_client: docker.DockerClient,
 ) -> None:
