@@ -44,9 +44,10 @@ def parser(description: str, runs: int) -> argparse.ArgumentParser:
 
 
 def _pid_file(path: Path) -> int | None:
+    # scripts/dev writes the PID on the first line and the process start time after it.
     try:
-        return int(path.read_text().strip())
-    except (OSError, ValueError):
+        return int(path.read_text().split()[0])
+    except (OSError, ValueError, IndexError):
         return None
 
 
