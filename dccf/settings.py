@@ -167,6 +167,8 @@ class Worker:
     worker_id: str = field(default_factory=lambda: _str("WORKER_ID", _default_worker_id()))
     docker_host: str = field(default_factory=lambda: _str("DOCKER_HOST", ""))
     lease_seconds: int = field(default_factory=lambda: _int("LEASE_SECONDS", 30, 5))
+    # The worker exits when its main loop has not moved for this long (see watchdog.py).
+    stall_seconds: int = field(default_factory=lambda: _int("WORKER_STALL_SECONDS", 180, 30))
     prune_threshold_gb: float = field(default_factory=lambda: _float("PRUNE_THRESHOLD_GB", 20.0))
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 import signal
 import sys
 import time
@@ -12,6 +13,7 @@ import docker
 from docker.errors import DockerException
 
 from dccf import db, settings
+from services.worker import watchdog
 from services.worker.worker import Worker
 
 log = logging.getLogger("dccf.worker")
@@ -59,6 +61,16 @@ def main() -> None:
             log.warning("second signal: stopping now")
             sys.exit(1)
 
+    def on_stall(seconds: float) -> None:
+        log.critical(
+            "the worker loop has not moved for %.0f s (a hung Kafka client?); exiting so it"
+            " is restarted",
+            seconds,
+        )
+        logging.shutdown()
+        os._exit(70)
+
+    watchdog.watch(lambda: worker.progress_at, cfg.worker.stall_seconds, on_stall)
     signal.signal(signal.SIGTERM, on_signal)
     signal.signal(signal.SIGINT, on_signal)
     log.info("worker %s starting", cfg.worker.worker_id)

@@ -62,6 +62,8 @@ class Worker:
         self.pool = pool
         self.docker = docker_client
         self.busy = False
+        # When the main loop last moved: a poll returned or a Postgres retry went round.
+        self.progress_at = time.monotonic()
         self._next_prune_check = 0.0
         self._kafka_away = False
         self._stop = threading.Event()
@@ -115,7 +117,9 @@ class Worker:
         """
         try:
             records: dict[TopicPartition, list[Any]] = self.consumer.poll(timeout_ms=timeout_ms)
+            self.progress_at = time.monotonic()
         except KafkaError as exc:
+            self.progress_at = time.monotonic()
             if not self._kafka_away:
                 log.warning("Kafka unavailable; polling on until it is back: %s", exc)
             self._kafka_away = True
@@ -310,6 +314,7 @@ class Worker:
         delay = 0.5
         longest = min(10.0, self.cfg.worker.lease_seconds / 3)
         while True:
+            self.progress_at = time.monotonic()  # waiting on purpose is not a hang
             try:
                 return action()
             except db.DatabaseUnavailable as exc:
