@@ -8,17 +8,20 @@ blobs are fetched one chunk per query).
 from __future__ import annotations
 
 import contextlib
+import logging
 import queue
 import select
 import socket
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import pg8000.native
 from pg8000.exceptions import DatabaseError, InterfaceError
 
 from dccf.settings import Postgres
+
+log = logging.getLogger(__name__)
 
 
 class Connection(pg8000.native.Connection):
@@ -160,6 +163,42 @@ class Pool:
                 _close_quietly(self._idle.get_nowait())
             except queue.Empty:
                 return
+
+
+def listen(
+    cfg: Postgres,
+    channel: str,
+    name: str,
+    stop: threading.Event,
+    on_notices: Callable[[list[str]], None],
+    on_listening: Callable[[], None] = lambda: None,
+) -> None:
+    """LISTEN on `channel` until `stop` is set, reconnecting with back-off when Postgres goes.
+
+    `on_notices` gets each batch of payloads; `on_listening` runs after every (re)connect,
+    since notices sent while nobody listened are gone.
+    """
+    backoff = 0.5
+    while not stop.is_set():
+        try:
+            conn = connect(cfg, name)
+        except DatabaseUnavailable as exc:
+            log.warning("%s cannot connect, retrying: %s", name, exc)
+            stop.wait(backoff)
+            backoff = min(backoff * 2, 10)
+            continue
+        backoff = 0.5
+        try:
+            conn.run(f"LISTEN {channel}")
+            on_listening()
+            while not stop.is_set():
+                payloads = wait_for_notifications(conn, 1.0)
+                if payloads:
+                    on_notices(payloads)
+        except Exception as exc:  # a listener must survive anything and reconnect
+            log.warning("%s lost its connection, reconnecting: %s", name, exc)
+        finally:
+            _close_quietly(conn)
 
 
 def wait_for_notifications(conn: Connection, timeout: float) -> list[str]:

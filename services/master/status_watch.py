@@ -8,14 +8,11 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import logging
 import threading
 from collections import defaultdict
 
 from dccf import db
 from dccf.settings import Postgres
-
-log = logging.getLogger(__name__)
 
 CHANNEL = "dccf_job_status"
 
@@ -58,27 +55,9 @@ class StatusWatch:
                 self._loop.call_soon_threadsafe(event.set)
 
     def _run(self) -> None:
-        backoff = 0.5
-        while not self._stop.is_set():
-            try:
-                conn = db.connect(self._cfg, "dccf-status-watch")
-            except db.DatabaseUnavailable as exc:
-                log.warning("status watch cannot connect, retrying: %s", exc)
-                self._stop.wait(backoff)
-                backoff = min(backoff * 2, 10)
-                continue
-            backoff = 0.5
-            try:
-                self._listen(conn)
-            except Exception as exc:  # the loop must survive anything and reconnect
-                log.warning("status watch lost its connection, reconnecting: %s", exc)
-            finally:
-                with contextlib.suppress(Exception):
-                    conn.close()
+        db.listen(self._cfg, CHANNEL, "dccf-status-watch", self._stop, self._on_notices)
 
-    def _listen(self, conn: db.Connection) -> None:
-        conn.run(f"LISTEN {CHANNEL}")
-        while not self._stop.is_set():
-            for payload in db.wait_for_notifications(conn, 1.0):
-                if payload.isdigit():
-                    self._wake(int(payload))
+    def _on_notices(self, payloads: list[str]) -> None:
+        for payload in payloads:
+            if payload.isdigit():
+                self._wake(int(payload))

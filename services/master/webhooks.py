@@ -18,7 +18,6 @@ retry falls due.
 
 from __future__ import annotations
 
-import contextlib
 import logging
 import random
 import threading
@@ -272,30 +271,14 @@ class WebhookDispatcher:
         self._pool.run(_PRUNE)
 
     def _listen(self) -> None:
-        backoff = 0.5
-        while not self._stop.is_set():
-            try:
-                conn = db.connect(self._pg, "dccf-webhook-listen")
-            except db.DatabaseUnavailable as exc:
-                log.warning("webhook listener cannot connect, retrying: %s", exc)
-                self._stop.wait(backoff)
-                backoff = min(backoff * 2, 10)
-                continue
-            backoff = 0.5
-            try:
-                self._wait_for_notices(conn)
-            except Exception as exc:  # the listener must survive anything and reconnect
-                log.warning("webhook listener lost its connection, reconnecting: %s", exc)
-            finally:
-                with contextlib.suppress(Exception):
-                    conn.close()
-
-    def _wait_for_notices(self, conn: db.Connection) -> None:
-        conn.run(f"LISTEN {CHANNEL}")
-        self._wake.set()  # events written while nobody listened
-        while not self._stop.is_set():
-            if db.wait_for_notifications(conn, 1.0):
-                self._wake.set()
+        db.listen(
+            self._pg,
+            CHANNEL,
+            "dccf-webhook-listen",
+            self._stop,
+            on_notices=lambda _payloads: self._wake.set(),
+            on_listening=self._wake.set,  # events written while nobody listened
+        )
 
 
 def _commit_without_waiting_for_disk(conn: db.Connection) -> None:
