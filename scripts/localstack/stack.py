@@ -302,6 +302,10 @@ def down(layout: Layout) -> None:
             say(name, f"stopped (pid {running[name]}){spent}")
     for pidfile in layout.run.glob("*.pid"):
         pidfile.unlink(missing_ok=True)
+    if "dockerd" in running:
+        # A stopped dockerd can leave its network namespace mounted in its exec-root, which
+        # keeps `rm -rf` of a clone from working.
+        docker_engine.unmount_below(str(layout.docker_exec_root))
 
 
 def purge(layout: Layout) -> None:
