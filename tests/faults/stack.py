@@ -27,6 +27,7 @@ import httpx
 from kafka import KafkaConsumer, TopicPartition
 from kafka.admin import KafkaAdminClient
 from kafka.errors import KafkaError
+from localstack.procs import read_pid
 
 from dccf import queue
 from dccf.settings import Settings
@@ -39,15 +40,6 @@ HEALTHY_TIMEOUT = 180.0
 
 class StackProblem(Exception):
     """The stack cannot be driven as the fault tests need; the message says what to do."""
-
-
-def _start_time(pid: int) -> str | None:
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-    except OSError:
-        return None
-    fields = stat[stat.rindex(")") + 2 :].split()
-    return None if fields[0] == "Z" else fields[19]
 
 
 def wait_for(check: Callable[[], Any], timeout: float, what: str, interval: float = 0.5) -> Any:
@@ -101,19 +93,8 @@ class LocalStack:
     # --- processes -------------------------------------------------------------------------
 
     def pid(self, name: str) -> int | None:
-        """The component's PID while that very process runs (the pidfile also holds its start
-        time, so a reused PID is never taken for it)."""
-        try:
-            lines = (STATE / "run" / f"{name}.pid").read_text().split()
-        except FileNotFoundError:
-            return None
-        if not lines or not lines[0].isdigit():
-            return None
-        pid = int(lines[0])
-        started = _start_time(pid)
-        if started is None or (len(lines) > 1 and lines[1] != started):
-            return None
-        return pid
+        """The component's PID while that very process runs (never a reused PID)."""
+        return read_pid(STATE / "run" / f"{name}.pid")
 
     def missing(self) -> list[str]:
         return [name for name in self.components if self.pid(name) is None]

@@ -4,22 +4,16 @@ from __future__ import annotations
 
 import base64
 import signal
-import sys
 import time
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
 import pytest
-
-SCRIPTS = Path(__file__).resolve().parents[2] / "scripts"
-if str(SCRIPTS) not in sys.path:
-    sys.path.insert(0, str(SCRIPTS))
-
-from localstack import cli, kafka_cluster, procs, stack  # noqa: E402
-from localstack.config import StackConfig, load  # noqa: E402
-from localstack.layout import Layout  # noqa: E402
-from localstack.postgres import _ident, _literal  # noqa: E402
-from localstack.report import tail  # noqa: E402
+from localstack import cli, kafka_cluster, procs, stack
+from localstack.config import StackConfig, load
+from localstack.layout import Layout
+from localstack.postgres import _ident, _literal
+from localstack.report import tail
 
 
 def properties(text: str) -> dict[str, str]:
