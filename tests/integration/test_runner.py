@@ -346,8 +346,11 @@ def test_pids_limit_stops_forking_past_it(run: Run) -> None:
 
 def test_fork_bomb_ends_by_timeout_and_the_host_is_fine(run: Run) -> None:
     started = time.monotonic()
+    # `exec`: the job's own shell must not need a fork once the bomb has used up its pids, or
+    # it dies of "can't fork" first and the job ends nonzero_exit instead of by its timeout.
     outcome = run(
-        BASE + "CMD bomb() { bomb | bomb & }; bomb; sleep 60\n", make_spec(pids=32, timeout=3)
+        BASE + "CMD bomb() { bomb | bomb & }; bomb; exec sleep 60\n",
+        make_spec(pids=32, timeout=3),
     )
     assert (outcome.status, outcome.reason) == (JobStatus.FAILED, Reason.TIMEOUT)
     assert time.monotonic() - started < 15
