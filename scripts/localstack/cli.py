@@ -18,10 +18,12 @@ from localstack.layout import Layout
 from localstack.report import StackError, fail, say, tail
 
 TEST_TIERS = ("tests/unit", "tests/infra", "tests/integration", "tests/e2e", "tests/faults")
-# A stack that `test` brings up itself gets short leases and sweeps, so that the fault tests
-# (which wait for a dead worker's lease to run out and a lost notice to be sent again) take
-# seconds rather than minutes, and three Kafka brokers, so that one of them can be stopped.
-# A DCCF_* variable or --kafka-nodes given by the caller wins; a running stack is tested as is.
+# `test` runs the tiers against a stack of its own (in .dccf/test, on ports of its own), so
+# that a stack brought up by `up` keeps running untouched whatever its shape, and the tests
+# always get the shape they need: three Kafka brokers, so that one of them can be stopped, and
+# short leases and sweeps, so that the fault tests (which wait for a dead worker's lease to run
+# out and a lost notice to be sent again) take seconds rather than minutes. A DCCF_* variable
+# or size option given by the caller wins.
 TEST_SETTINGS = {
     "DCCF_LEASE_SECONDS": "6",
     "DCCF_SWEEP_SECONDS": "1",
@@ -39,7 +41,11 @@ debian:bookworm-slim, the master and N workers, all on 127.0.0.1.
 State lives in .dccf/ (git-ignored): pg/, kafka/, docker/, logs/, run/, stack.json.
 Downloads (Kafka jars, the base image tar) are cached in ${XDG_CACHE_HOME:-~/.cache}/dccf/.
 Ports: Postgres 55432, Kafka 19092/19094/19096 (controllers +1), master 8080.
-DCCF_* variables set when calling `up` reach the services (e.g. DCCF_API_TOKENS)."""
+DCCF_* variables set when calling `up` reach the services (e.g. DCCF_API_TOKENS).
+
+`test` runs its own stack in .dccf/test/ on the same ports +100 (master 8180), so a stack
+from `up` keeps running. Several clones on one machine: DCCF_DEV_INSTANCE=N (1-9) moves
+this clone's ports up by N*1000; all stacks share the Docker engine."""
 
 EPILOG = """\
 examples:
@@ -49,7 +55,8 @@ examples:
   scripts/dev logs master -f
   scripts/dev stop kafka-2; scripts/dev start kafka-2
   scripts/dev test -x                # up, all test tiers, down (extra args go to pytest)
-  scripts/dev down --purge           # stop, then delete .dccf/ state (keeps .dccf/venv)"""
+  scripts/dev down --purge           # stop, then delete .dccf/ state (keeps .dccf/venv)
+  DCCF_DEV_STATE=.dccf/test scripts/dev status   # the test stack, while `test` runs"""
 
 
 def _count(minimum: int) -> Callable[[str], int]:
@@ -108,13 +115,14 @@ def build_parser() -> argparse.ArgumentParser:
     test = commands.add_parser(
         "test",
         help="up, run every test tier with the stack's DCCF_* env, then down",
-        description="Brings the stack up, runs pytest on "
+        description="Brings up a test stack of its own (in .dccf/test, ports +100; a stack "
+        "from `up` keeps running), runs pytest on "
         + " ".join(TEST_TIERS)
-        + " (or only the test paths given), takes the stack down unless some of it ran before, "
-        "and exits with pytest's code. Unknown arguments go to pytest. A stack it brings up "
-        f"has {TEST_KAFKA_NODES} Kafka nodes and "
+        + " (or only the test paths given), takes the test stack down and exits with pytest's "
+        f"code. Unknown arguments go to pytest. The test stack has {TEST_KAFKA_NODES} Kafka "
+        "nodes and "
         + " ".join(f"{key}={value}" for key, value in TEST_SETTINGS.items())
-        + " unless given otherwise; a running stack is tested as it is.",
+        + " unless given otherwise.",
         allow_abbrev=False,
     )
     _add_size_options(test, new_stack_nodes=TEST_KAFKA_NODES)
@@ -167,15 +175,13 @@ def _requested(layout: Layout, args: argparse.Namespace) -> stack_config.StackCo
     return dataclasses.replace(config, passthrough={**running.passthrough, **config.passthrough})
 
 
-def _requested_for_tests(layout: Layout, args: argparse.Namespace) -> stack_config.StackConfig:
-    config = _requested(layout, args)
-    if stack.live(layout):
-        return config
-    return dataclasses.replace(
-        config,
-        kafka_nodes=args.kafka_nodes or TEST_KAFKA_NODES,
-        passthrough={**TEST_SETTINGS, **config.passthrough},
+def _requested_for_tests(args: argparse.Namespace) -> stack_config.StackConfig:
+    config = stack_config.StackConfig.from_settings(
+        args.workers if args.workers is not None else 2,
+        args.kafka_nodes or TEST_KAFKA_NODES,
+        test=True,
     )
+    return dataclasses.replace(config, passthrough={**TEST_SETTINGS, **config.passthrough})
 
 
 def _logs(layout: Layout, component: str | None, follow: bool, lines: int) -> int:
@@ -199,20 +205,27 @@ def _logs(layout: Layout, component: str | None, follow: bool, lines: int) -> in
     return 0
 
 
-def _test(layout: Layout, args: argparse.Namespace, extra: list[str]) -> int:
-    was_up = bool(stack.live(layout))
-    config = _requested_for_tests(layout, args)
+def _test(args: argparse.Namespace, extra: list[str]) -> int:
+    """Up a fresh test stack, run pytest against it, take it down; pytest's exit code."""
+    layout = Layout.discover(test=True)
+    config = _requested_for_tests(args)
     summary = None
+    code = 1
     try:
+        # Whatever an interrupted run left is stopped and wiped: every run starts alike. The
+        # Docker data stays, as a build cache.
+        stack.down(layout, quiet=True)
+        stack.purge(layout, keep=("docker",))
         stack.Stack(layout, config).up()
         argv = [sys.executable, "-m", "pytest", *pytest_argv(layout.repo, extra)]
         say("test", " ".join(shlex.quote(arg) for arg in argv[1:]))
+        env = {**os.environ, **config.service_env(), stack_config.STATE_VAR: str(layout.state)}
         # pytest's output is passed through and its closing line repeated after `down`,
         # so the run still ends with the test summary.
         with subprocess.Popen(
             argv,
             cwd=layout.repo,
-            env={**os.environ, **config.service_env()},
+            env=env,
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,
             text=True,
@@ -224,13 +237,11 @@ def _test(layout: Layout, args: argparse.Namespace, extra: list[str]) -> int:
                 if PYTEST_SUMMARY.match(line.strip()):
                     summary = line.strip()
         code = pytest.returncode
+        say("test", f"pytest exited with {code}")
     except StackError as error:
         _report(layout, error)
-        return 1
     finally:
-        if not was_up:
-            stack.down(layout)
-    say("test", f"pytest exited with {code}")
+        stack.down(layout)
     if summary:
         print(summary, flush=True)
     return code
@@ -242,27 +253,34 @@ def _report(layout: Layout, error: StackError) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     args, extra = parse(sys.argv[1:] if argv is None else argv)
-    layout = Layout.discover()
+    # The fault tests drive the test stack's parts through `start` and `stop`.
+    chosen = None if args.command == "up" else os.environ.get(stack_config.STATE_VAR)
+    layout = Layout.discover(state=chosen)
     try:
         if args.command == "up":
             stack.Stack(layout, _requested(layout, args)).up()
         elif args.command == "down":
             stack.down(layout)
             if args.purge:
-                stack.purge(layout)
+                # A test run going on in this clone keeps its own state.
+                tests = Layout.discover(test=True)
+                stack.purge(
+                    layout, keep=("venv", tests.state.name) if stack.live(tests) else ("venv",)
+                )
         elif args.command == "status":
             return 0 if stack.status(layout, stack_config.load(layout.stack_file)) else 3
         elif args.command == "logs":
             return _logs(layout, args.component, args.follow, args.lines)
         elif args.command == "env":
-            for key, value in sorted(_saved(layout).service_env().items()):
+            env = {**_saved(layout).service_env(), stack_config.STATE_VAR: str(layout.state)}
+            for key, value in sorted(env.items()):
                 print(f"export {key}={shlex.quote(value)}")
         elif args.command == "start":
             stack.Stack(layout, _saved(layout)).start(args.component)
         elif args.command == "stop":
             stack.stop_one(layout, args.component)
         elif args.command == "test":
-            return _test(layout, args, extra)
+            return _test(args, extra)
     except StackError as error:
         _report(layout, error)
         return 1

@@ -1,8 +1,9 @@
 """A KRaft Kafka of 1 or 3 combined broker+controller nodes, run from Maven Central's jars.
 
-Node i (1-based) serves clients on 127.0.0.1:19092+2(i-1) and the quorum on the next port:
-19092/19093, 19094/19095, 19096/19097. Storage is formatted once per node, when its data dir has
-no meta.properties; a node is never re-formatted (the original lost its log that way).
+Node i (1-based) serves clients on 127.0.0.1:FIRST+2(i-1) and the quorum on the next port;
+with the default first port: 19092/19093, 19094/19095, 19096/19097. Storage is formatted once
+per node, when its data dir has no meta.properties; a node is never re-formatted (the original
+lost its log that way).
 """
 
 from __future__ import annotations
@@ -48,16 +49,16 @@ class Node:
         return f"127.0.0.1:{self.broker_port}"
 
 
-def nodes(count: int) -> list[Node]:
+def nodes(count: int, first_port: int = FIRST_PORT) -> list[Node]:
     if count not in ALLOWED_NODES:
         raise ValueError(f"--kafka-nodes must be one of {ALLOWED_NODES}, not {count}")
     return [
-        Node(i, FIRST_PORT + 2 * (i - 1), FIRST_PORT + 2 * (i - 1) + 1) for i in range(1, count + 1)
+        Node(i, first_port + 2 * (i - 1), first_port + 2 * (i - 1) + 1) for i in range(1, count + 1)
     ]
 
 
-def bootstrap(count: int) -> str:
-    return ",".join(node.address for node in nodes(count))
+def bootstrap(count: int, first_port: int = FIRST_PORT) -> str:
+    return ",".join(node.address for node in nodes(count, first_port))
 
 
 def replication(count: int) -> tuple[int, int]:
@@ -67,9 +68,10 @@ def replication(count: int) -> tuple[int, int]:
     return factor, max(1, factor - 1)
 
 
-def render_properties(node: Node, count: int, data_dir: Path) -> str:
+def render_properties(node: Node, quorum: list[Node], data_dir: Path) -> str:
+    count = len(quorum)
     factor, min_isr = replication(count)
-    voters = ",".join(f"{n.node_id}@127.0.0.1:{n.controller_port}" for n in nodes(count))
+    voters = ",".join(f"{n.node_id}@127.0.0.1:{n.controller_port}" for n in quorum)
     settings = {
         "process.roles": "broker,controller",
         "node.id": node.node_id,

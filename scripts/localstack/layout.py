@@ -1,4 +1,9 @@
-"""Where the local stack keeps its state, logs, pidfiles and download caches."""
+"""Where a local stack keeps its state, logs, pidfiles and download caches.
+
+A clone has two stacks: the one `scripts/dev up` runs, in .dccf/, and the throwaway one that
+`scripts/dev test` brings up for the test tiers, in .dccf/test/. Both share the clone's venv
+and the download cache.
+"""
 
 from __future__ import annotations
 
@@ -17,13 +22,16 @@ class Layout:
     cache: Path
 
     @classmethod
-    def discover(cls) -> Layout:
+    def discover(cls, test: bool = False, state: str | None = None) -> Layout:
+        """This clone's `up` stack, its test stack, or the stack whose state is in `state`."""
         xdg = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
-        return cls(repo=REPO_ROOT, state=REPO_ROOT / ".dccf", cache=Path(xdg) / "dccf")
+        own = REPO_ROOT / ".dccf"
+        chosen = Path(state).resolve() if state else own / "test" if test else own
+        return cls(repo=REPO_ROOT, state=chosen, cache=Path(xdg) / "dccf")
 
     @property
     def venv_bin(self) -> Path:
-        return self.state / "venv" / "bin"
+        return self.repo / ".dccf" / "venv" / "bin"
 
     @property
     def logs(self) -> Path:

@@ -50,7 +50,7 @@ def run_as() -> str | None:
 def home(layout: Layout) -> Path:
     """The folder of the cluster (pg/) and its socket (pg-socket/): .dccf, unless the server
     user cannot walk down to it (a clone under /root, say); then a folder of this repo's
-    own under /var/lib/dccf."""
+    own under /var/lib/dccf (one per stack)."""
     user = run_as()
     if user is None:
         return layout.state
@@ -62,7 +62,7 @@ def home(layout: Layout) -> Path:
     )
     if probe.returncode == 0:
         return layout.state
-    return FALLBACK_HOME / hashlib.sha256(str(layout.repo).encode()).hexdigest()[:12]
+    return FALLBACK_HOME / hashlib.sha256(str(layout.state).encode()).hexdigest()[:12]
 
 
 def data_dir(layout: Layout) -> Path:

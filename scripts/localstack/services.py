@@ -42,7 +42,7 @@ def worker_spec(layout: Layout, config: StackConfig, index: int) -> Spec:
         argv=[_program(layout, "dccf-worker")],
         log=layout.log(name),
         pidfile=layout.pidfile(name),
-        env={**config.service_env(), "DCCF_WORKER_ID": f"local-{name}"},
+        env={**config.service_env(), "DCCF_WORKER_ID": config.worker_id(name)},
         cwd=layout.repo,
     )
 

@@ -84,7 +84,7 @@ class Stack:
             node_id = _index(name)
             if node_id > self.config.kafka_nodes:
                 raise StackError(name, f"the stack has {self.config.kafka_nodes} Kafka node(s)")
-            self._kafka_nodes([kafka_cluster.nodes(self.config.kafka_nodes)[node_id - 1]])
+            self._kafka_nodes([self.config.kafka[node_id - 1]])
         else:
             self._start_workers([_index(name)])
 
@@ -118,7 +118,7 @@ class Stack:
         if kafka_cluster.fetch_jars(cache, self.layout.log("kafka-jars")):
             jars = kafka_cluster.jars_dir(cache)
             say("kafka", f"downloaded Kafka {kafka_cluster.KAFKA_VERSION} to {jars}", started)
-        all_nodes = kafka_cluster.nodes(self.config.kafka_nodes)
+        all_nodes = self.config.kafka
         self._kafka_nodes(all_nodes)
         started = time.monotonic()
         factor, _ = kafka_cluster.replication(self.config.kafka_nodes)
@@ -134,7 +134,7 @@ class Stack:
         alone.
         """
         started = time.monotonic()
-        layout, count = self.layout, self.config.kafka_nodes
+        layout = self.layout
         cluster_id = self._cluster_id()
         jars = kafka_cluster.jars_dir(layout.cache)
         pids: dict[Node, tuple[int, str]] = {}
@@ -147,7 +147,7 @@ class Stack:
             data = node_dir / "data"
             data.mkdir(parents=True, exist_ok=True)
             properties = node_dir / "server.properties"
-            properties.write_text(kafka_cluster.render_properties(node, count, data))
+            properties.write_text(kafka_cluster.render_properties(node, self.config.kafka, data))
             log = layout.log(node.name)
             log.parent.mkdir(parents=True, exist_ok=True)
             if kafka_cluster.format_storage(jars, properties, data, cluster_id, log):
@@ -281,13 +281,13 @@ class Stack:
         for name, (pid, verb) in pids.items():
             if not procs.alive(pid):
                 raise StackError(name, "exited right after it started", layout.log(name))
-            say(name, f"{verb} as local-{name} (pid {pid})", started)
+            say(name, f"{verb} as {self.config.worker_id(name)} (pid {pid})", started)
 
 
-def down(layout: Layout) -> None:
+def down(layout: Layout, quiet: bool = False) -> None:
     """Stop what the stack started, clients before the servers they use."""
     running = live(layout)
-    if not running:
+    if not running and not quiet:
         say("stack", "nothing was running")
     groups = [
         [n for n in running if n.startswith("worker-") or n == "master"],
@@ -308,20 +308,23 @@ def down(layout: Layout) -> None:
         docker_engine.unmount_below(str(layout.docker_exec_root))
 
 
-def purge(layout: Layout) -> None:
-    """Delete the stack's state; the venv and the download cache stay."""
+def purge(layout: Layout, keep: tuple[str, ...] = ("venv",)) -> None:
+    """Delete the stack's state but the folders in `keep`; the download cache stays."""
     docker_engine.unmount_below(str(layout.state))
     pg_home = postgres.home(layout)
     if pg_home != layout.state:
         shutil.rmtree(pg_home, ignore_errors=True)
+    if not layout.state.exists():
+        return
     for path in sorted(layout.state.iterdir()):
-        if path.name == "venv":
+        if path.name in keep:
             continue
         if path.is_dir() and not path.is_symlink():
             shutil.rmtree(path)
         else:
             path.unlink()
-    say("stack", f"deleted the state in {layout.relative(layout.state)} (kept venv/)")
+    kept = ", ".join(f"{name}/" for name in keep)
+    say("stack", f"deleted the state in {layout.relative(layout.state)} (kept {kept})")
 
 
 def stop_one(layout: Layout, name: str) -> None:
@@ -337,7 +340,7 @@ def stop_one(layout: Layout, name: str) -> None:
 def expected(config: StackConfig) -> dict[str, str]:
     """The components of a stack of this config, with the address each serves."""
     components = {"postgres": f"127.0.0.1:{config.pg_port}"}
-    components |= {n.name: n.address for n in kafka_cluster.nodes(config.kafka_nodes)}
+    components |= {n.name: n.address for n in config.kafka}
     components["master"] = config.url
     components |= {services.worker_name(i): "" for i in range(1, config.workers + 1)}
     return components

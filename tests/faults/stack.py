@@ -2,7 +2,8 @@
 stop, start and kill them.
 
 Components are stopped and started through `scripts/dev stop/start`, as a user would; crashes
-are `kill -9` of the PIDs in `.dccf/run/*.pid`. `restore()` brings back whatever a test took
+are `kill -9` of the PIDs in the stack's `run/*.pid` (`.dccf/test/` when `scripts/dev test`
+runs them; it says where in `DCCF_DEV_STATE`). `restore()` brings back whatever a test took
 away, and `wait_healthy()` waits until the stack serves again: every component runs, the
 master is ready, every broker is back in every partition's in-sync set, and every worker is
 in the consumer group.
@@ -33,7 +34,7 @@ from dccf import queue
 from dccf.settings import Settings
 
 REPO = Path(__file__).resolve().parents[2]
-STATE = REPO / ".dccf"
+STATE = Path(os.environ.get("DCCF_DEV_STATE") or REPO / ".dccf")
 DEV = REPO / "scripts" / "dev"
 HEALTHY_TIMEOUT = 180.0
 
@@ -59,6 +60,8 @@ class LocalStack:
     settings: Settings
     kafka_nodes: int
     workers: int
+    # Workers run as `<name>-worker-<i>`.
+    name: str
 
     @classmethod
     def discover(cls, settings: Settings) -> LocalStack:
@@ -75,7 +78,9 @@ class LocalStack:
                 f"DCCF_URL={settings.client.url} is not this clone's stack (port {port}); "
                 'run `eval "$(scripts/dev env)"` first'
             )
-        return cls(settings, int(config["kafka_nodes"]), int(config["workers"]))
+        return cls(
+            settings, int(config["kafka_nodes"]), int(config["workers"]), str(config["name"])
+        )
 
     @property
     def brokers(self) -> list[str]:
@@ -84,6 +89,13 @@ class LocalStack:
     @property
     def worker_names(self) -> list[str]:
         return [f"worker-{i}" for i in range(1, self.workers + 1)]
+
+    def worker_id(self, worker_name: str) -> str:
+        """The id a worker of the stack records in the jobs it runs."""
+        return f"{self.name}-{worker_name}"
+
+    def worker_name(self, worker_id: str) -> str:
+        return worker_id.removeprefix(f"{self.name}-")
 
     @property
     def components(self) -> list[str]:
@@ -141,6 +153,7 @@ class LocalStack:
             return subprocess.run(
                 [str(DEV), command, name],
                 cwd=REPO,
+                env={**os.environ, "DCCF_DEV_STATE": str(STATE)},
                 stdin=subprocess.DEVNULL,
                 capture_output=True,
                 text=True,
@@ -210,7 +223,7 @@ class LocalStack:
             return f"partitions {short} of the jobs topic lack a leader or a full in-sync set"
         group = admin.describe_groups([self.settings.kafka.group])[self.settings.kafka.group]
         members = sorted(m["client_id"] for m in group["members"])
-        wanted = sorted(f"local-{name}" for name in self.worker_names)
+        wanted = sorted(self.worker_id(name) for name in self.worker_names)
         if group["group_state"] != "Stable" or members != wanted:
             return f"consumer group is {group['group_state']} with {members}, expected {wanted}"
         return None

@@ -32,7 +32,7 @@ def test_worker_killed_mid_job_reruns_it_elsewhere_and_records_it_once(
     engine = docker.DockerClient(base_url=settings.worker.docker_host or None)
     job = submit(client, "fault-worker-kill", script=f"sleep 5; {NAMED}")
     running = wait_until(client, job["id"], {"running"}, time.monotonic() + 60)
-    victim = running["worker"].removeprefix("local-")
+    victim = local_stack.worker_name(running["worker"])
     assert victim in local_stack.worker_names, running
     # Mid-job: the job's container is running, not just its image being built.
     orphans = wait_for(
@@ -53,7 +53,7 @@ def test_worker_killed_mid_job_reruns_it_elsewhere_and_records_it_once(
         [done] = wait_terminal(client, [job["id"]], budget)
         assert_recorded_once(client, done, attempt=2)
         assert done["worker"] != running["worker"], done
-        assert done["worker"] in {f"local-{name}" for name in local_stack.worker_names}
+        assert done["worker"] in {local_stack.worker_id(name) for name in local_stack.worker_names}
     finally:
         # The dead worker could not remove its container and image; the daemon keeps them.
         for container in orphans:

@@ -13,7 +13,7 @@ from localstack import cli, kafka_cluster, procs, stack
 from localstack.config import StackConfig, load
 from localstack.layout import Layout
 from localstack.postgres import _ident, _literal
-from localstack.report import tail
+from localstack.report import StackError, tail
 
 
 def properties(text: str) -> dict[str, str]:
@@ -29,6 +29,7 @@ def test_port_scheme_gives_each_node_a_broker_and_a_controller_port() -> None:
     ]
     assert kafka_cluster.bootstrap(1) == "127.0.0.1:19092"
     assert kafka_cluster.bootstrap(3) == "127.0.0.1:19092,127.0.0.1:19094,127.0.0.1:19096"
+    assert kafka_cluster.bootstrap(3, 19192) == "127.0.0.1:19192,127.0.0.1:19194,127.0.0.1:19196"
 
 
 def test_only_one_or_three_nodes() -> None:
@@ -43,7 +44,7 @@ def test_replication_tolerates_one_broker_down() -> None:
 
 def test_single_node_properties(tmp_path: Path) -> None:
     node = kafka_cluster.nodes(1)[0]
-    props = properties(kafka_cluster.render_properties(node, 1, tmp_path / "data"))
+    props = properties(kafka_cluster.render_properties(node, [node], tmp_path / "data"))
     assert props["process.roles"] == "broker,controller"
     assert props["node.id"] == "1"
     assert props["controller.quorum.voters"] == "1@127.0.0.1:19093"
@@ -56,9 +57,10 @@ def test_single_node_properties(tmp_path: Path) -> None:
 
 
 def test_three_node_properties_agree_on_the_quorum(tmp_path: Path) -> None:
+    quorum = kafka_cluster.nodes(3)
     rendered = [
-        properties(kafka_cluster.render_properties(node, 3, tmp_path / str(node.node_id)))
-        for node in kafka_cluster.nodes(3)
+        properties(kafka_cluster.render_properties(node, quorum, tmp_path / str(node.node_id)))
+        for node in quorum
     ]
     voters = {props["controller.quorum.voters"] for props in rendered}
     assert voters == {"1@127.0.0.1:19093,2@127.0.0.1:19095,3@127.0.0.1:19097"}
@@ -199,6 +201,41 @@ def test_service_env_points_at_the_stack() -> None:
     assert "DCCF_WORKER_ID" not in env
 
 
+def test_the_test_stack_and_other_instances_get_ports_and_names_of_their_own(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    for name in ("DCCF_PG_PORT", "DCCF_PORT", "DCCF_DEV_INSTANCE"):
+        monkeypatch.delenv(name, raising=False)
+    local = StackConfig.from_settings(2, 1)
+    test = StackConfig.from_settings(2, 3, test=True)
+    monkeypatch.setenv("DCCF_DEV_INSTANCE", "2")
+    other = StackConfig.from_settings(2, 1)
+    other_test = StackConfig.from_settings(2, 3, test=True)
+    ports = [(c.pg_port, c.kafka_port, c.master_port) for c in (local, test, other, other_test)]
+    assert ports == [
+        (55432, 19092, 8080),
+        (55532, 19192, 8180),
+        (57432, 21092, 10080),
+        (57532, 21192, 10180),
+    ]
+    assert [c.worker_id("worker-1") for c in (local, test, other, other_test)] == [
+        "local-worker-1",
+        "test-worker-1",
+        "local2-worker-1",
+        "test2-worker-1",
+    ]
+    assert test.bootstrap == "127.0.0.1:19192,127.0.0.1:19194,127.0.0.1:19196"
+    assert test.service_env()["DCCF_URL"] == "http://127.0.0.1:8180"
+    assert "DCCF_DEV_INSTANCE" not in other.passthrough
+
+
+@pytest.mark.parametrize("value", ["10", "-1", "x"])
+def test_a_bad_instance_number_is_refused(monkeypatch: pytest.MonkeyPatch, value: str) -> None:
+    monkeypatch.setenv("DCCF_DEV_INSTANCE", value)
+    with pytest.raises(StackError, match="DCCF_DEV_INSTANCE"):
+        StackConfig.from_settings(2, 1)
+
+
 def test_config_round_trips_through_stack_json(tmp_path: Path) -> None:
     config = StackConfig(workers=4, kafka_nodes=3, passthrough={"DCCF_API_TOKENS": "a:b"})
     config.save(tmp_path / "stack.json")
@@ -226,6 +263,13 @@ def test_stop_policies() -> None:
     assert stack.stop_for(layout, "postgres").signal == signal.SIGINT
     assert stack.stop_for(layout, "worker-1").grace_seconds == 60
     assert stack.stop_for(layout, "kafka-2").pidfile == Path("/r/.dccf/run/kafka-2.pid")
+
+
+def test_the_test_stack_lives_inside_the_clones_state_and_shares_its_venv() -> None:
+    own, tests = Layout.discover(), Layout.discover(test=True)
+    assert tests.state == own.state / "test"
+    assert tests.venv_bin == own.venv_bin == own.state / "venv" / "bin"
+    assert Layout.discover(state=str(tests.state)) == tests
 
 
 def test_purge_keeps_only_the_venv(tmp_path: Path) -> None:
