@@ -15,6 +15,7 @@ import shutil
 import socket
 import string
 import subprocess
+import time
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -32,6 +33,7 @@ FIRST_PORT = 19092
 # node seconds sooner and leave the cores to the other components.
 JVM_OPTIONS = ("-Xms128m", "-Xmx512m", "-XX:+UseSerialGC", "-XX:TieredStopAtLevel=1")
 ALLOWED_NODES = (1, 3)
+TOPIC_METADATA_SECONDS = 10
 
 
 @dataclass(frozen=True)
@@ -248,10 +250,15 @@ def ensure_topic(servers: list[str], topic: str, partitions: int, factor: int) -
                 verb = "created"
             except TopicAlreadyExistsError:
                 verb = "exists"
-            described = client.describe_topics([topic])  # type: ignore[attr-defined]
+            # A topic just created may show no partitions until its metadata has spread.
+            deadline = time.monotonic() + TOPIC_METADATA_SECONDS
+            while True:
+                found = client.describe_topics([topic])[0]["partitions"]  # type: ignore[attr-defined]
+                if found or time.monotonic() > deadline:
+                    break
+                time.sleep(0.2)
     except KafkaError as error:
         raise StackError("kafka", f"creating topic {topic} failed: {error!r}") from error
-    found = described[0]["partitions"]
     replicas = min((len(p["replica_nodes"]) for p in found), default=0)
     summary = f"topic {topic} {verb}: {len(found)} partitions, replication {replicas}"
     if len(found) != partitions or replicas != factor:
