@@ -18,7 +18,7 @@ from typing import Any, TextIO
 
 from dccf import settings
 from dccf.client import DccfClient, DccfError, Job, WaitTimeout, is_terminal
-from dccf.jobs import JobStatus, LogStream, Network, Reason
+from dccf.jobs import MAX_PRIORITY, MIN_PRIORITY, JobStatus, LogStream, Network, Reason
 from dccf.packing import PackingError
 
 EXIT_OK, EXIT_JOB_FAILED, EXIT_ERROR, EXIT_INTERRUPTED = 0, 1, 2, 130
@@ -32,6 +32,18 @@ def _job_id(text: str) -> int:
     if not text.isdigit() or int(text) < 1:
         raise argparse.ArgumentTypeError(f"{text!r} is not a job id (a positive whole number)")
     return int(text)
+
+
+def _priority(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        value = None
+    if value is None or not MIN_PRIORITY <= value <= MAX_PRIORITY:
+        raise argparse.ArgumentTypeError(
+            f"{text!r} is not a priority (a whole number from {MIN_PRIORITY} to {MAX_PRIORITY})"
+        )
+    return value
 
 
 def _build_arg(text: str) -> tuple[str, str]:
@@ -215,6 +227,7 @@ def cmd_submit(client: DccfClient, args: argparse.Namespace) -> int:
         context,
         dockerfile=dockerfile,
         name=args.name,
+        priority=args.priority,
         timeout_seconds=args.timeout,
         memory_mb=args.memory,
         cpus=args.cpus,
@@ -292,18 +305,28 @@ def cmd_results(client: DccfClient, args: argparse.Namespace) -> int:
 def cmd_list(client: DccfClient, args: argparse.Namespace) -> int:
     more = False
     if args.all:
-        jobs = list(client.iter_jobs(status=args.status, page_size=args.limit or 200))
+        jobs = list(
+            client.iter_jobs(
+                status=args.status,
+                page_size=args.limit or 200,
+                priority=args.priority,
+                order=args.order,
+            )
+        )
     else:
-        page = client.jobs(status=args.status, limit=args.limit)
+        page = client.jobs(
+            status=args.status, limit=args.limit, priority=args.priority, order=args.order
+        )
         jobs, more = page["jobs"], bool(page.get("next"))
     if args.json:
         _print_json(jobs)
         return EXIT_OK
-    header = ("ID", "STATUS", "REASON", "NAME", "CREATED")
+    header = ("ID", "STATUS", "PRIORITY", "REASON", "NAME", "CREATED")
     rows = [
         (
             str(job["id"]),
             job["status"],
+            str(job.get("priority", 0)),
             job.get("reason") or "-",
             (job.get("name") or "-")[:40],
             job.get("created_at") or "-",
@@ -408,6 +431,12 @@ def build_parser() -> argparse.ArgumentParser:
         help="use this Dockerfile instead of DIR/Dockerfile",
     )
     sub.add_argument("--name", help="a name for the job (at most 200 characters)")
+    sub.add_argument(
+        "--priority",
+        type=_priority,
+        metavar="N",
+        help=f"{MIN_PRIORITY}..{MAX_PRIORITY}, default 0: higher runs first",
+    )
     sub.add_argument("--timeout", type=int, metavar="SECONDS", help="run time limit")
     sub.add_argument("--memory", type=int, metavar="MB", help="memory limit in MiB")
     sub.add_argument("--cpus", type=float, metavar="N", help="CPU limit, e.g. 0.5")
@@ -444,6 +473,12 @@ def build_parser() -> argparse.ArgumentParser:
 
     sub = command("list", cmd_list, "list jobs, newest first")
     sub.add_argument("--status", choices=[str(s) for s in JobStatus])
+    sub.add_argument("--priority", type=_priority, metavar="N", help="only this priority")
+    sub.add_argument(
+        "--order",
+        choices=["newest", "priority"],
+        help="newest first (default), or highest priority first",
+    )
     sub.add_argument("--limit", type=int, metavar="N", help="jobs per page (1..200, default 50)")
     sub.add_argument("--all", action="store_true", help="follow every page")
 

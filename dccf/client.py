@@ -203,6 +203,7 @@ class DccfClient:
         files: Mapping[str, FileSource] | None = None,
         dockerfile: FileSource | None = None,
         name: str | None = None,
+        priority: int | None = None,
         timeout_seconds: int | None = None,
         memory_mb: int | None = None,
         cpus: float | None = None,
@@ -223,6 +224,7 @@ class DccfClient:
         data: dict[str, str] = {}
         for key, value in (
             ("name", name),
+            ("priority", priority),
             ("timeout_seconds", timeout_seconds),
             ("memory_mb", memory_mb),
             ("cpus", None if cpus is None else _decimal(cpus)),
@@ -334,21 +336,42 @@ class DccfClient:
                 time.sleep(pause)
 
     def jobs(
-        self, status: str | None = None, limit: int | None = None, before: str | None = None
+        self,
+        status: str | None = None,
+        limit: int | None = None,
+        before: str | None = None,
+        *,
+        priority: int | None = None,
+        order: str | None = None,
     ) -> dict[str, Any]:
-        """One page, newest first: `{"jobs": [...], "next": cursor or None}`."""
+        """One page, newest first (or `order="priority"`): `{"jobs": [...], "next": cursor}`."""
         params = {
             key: value
-            for key, value in (("status", status), ("limit", limit), ("before", before))
+            for key, value in (
+                ("status", status),
+                ("priority", priority),
+                ("order", order),
+                ("limit", limit),
+                ("before", before),
+            )
             if value is not None
         }
         return _json(self._request("GET", "/v1/jobs", params=params))
 
-    def iter_jobs(self, status: str | None = None, page_size: int | None = None) -> Iterator[Job]:
-        """Every job, newest first, following the `next` cursor page by page."""
+    def iter_jobs(
+        self,
+        status: str | None = None,
+        page_size: int | None = None,
+        *,
+        priority: int | None = None,
+        order: str | None = None,
+    ) -> Iterator[Job]:
+        """Every job in the page order, following the `next` cursor page by page."""
         cursor: str | None = None
         while True:
-            page = self.jobs(status=status, limit=page_size, before=cursor)
+            page = self.jobs(
+                status=status, limit=page_size, before=cursor, priority=priority, order=order
+            )
             yield from page["jobs"]
             cursor = page.get("next")
             if not cursor:

@@ -1,7 +1,8 @@
-"""Queries on the jobs table shared by master and worker: the job's state machine in SQL.
+"""The job records as the API sees them: create, read, list, cancel, delete.
 
-Every transition is a conditional UPDATE, so two actors racing for one job cannot both win:
-a claim needs `status='queued'`, and a worker's writes are fenced by its attempt number.
+Every transition is a conditional UPDATE, so two actors racing for one job cannot both win.
+A worker's side of the state machine (claims, leases, results) is in `dispatch` and
+`job_results`.
 """
 
 from __future__ import annotations
@@ -10,17 +11,25 @@ import hashlib
 import json
 from dataclasses import dataclass
 from datetime import datetime
+from enum import StrEnum
 from typing import Any
 
 from dccf.db import Connection
 from dccf.filestore import CHUNK_BYTES
 from dccf.jobs import JobLimits, JobStatus, LogStream, Network, Reason
 
-_COLUMNS = (
+COLUMNS = (
     "id, principal, name, status, reason, exit_code, attempt, worker, cancel_requested,"
     " timeout_seconds, memory_mb, cpus, network, callback_url, build_args,"
-    " created_at, started_at, finished_at"
+    " created_at, started_at, finished_at, priority"
 )
+
+
+class Order(StrEnum):
+    """How a page of jobs is sorted."""
+
+    NEWEST = "newest"
+    PRIORITY = "priority"  # highest first, then newest
 
 
 @dataclass(frozen=True)
@@ -40,9 +49,11 @@ class JobRecord:
     created_at: datetime
     started_at: datetime | None
     finished_at: datetime | None
+    priority: int = 0
 
 
-def _record(row: list[Any]) -> JobRecord:
+def from_row(row: list[Any]) -> JobRecord:
+    """A record from a row of `COLUMNS`."""
     return JobRecord(
         id=int(row[0]),
         principal=row[1],
@@ -59,6 +70,7 @@ def _record(row: list[Any]) -> JobRecord:
         created_at=row[15],
         started_at=row[16],
         finished_at=row[17],
+        priority=int(row[18]),
     )
 
 
@@ -70,6 +82,7 @@ def insert(
     limits: JobLimits,
     callback_url: str | None,
     build_args: dict[str, str],
+    priority: int = 0,
     idempotency_key: str | None = None,
     small_file: tuple[str, str, bytes] | None = None,
 ) -> JobRecord:
@@ -89,15 +102,16 @@ def insert(
         "callback": callback_url,
         "args": json.dumps(build_args, sort_keys=True),
         "key": idempotency_key,
+        "priority": priority,
     }
     job_insert = (
         "INSERT INTO jobs (principal, name, timeout_seconds, memory_mb, cpus, network,"
-        " callback_url, build_args, idempotency_key)"
+        " callback_url, build_args, idempotency_key, priority)"
         " VALUES (:principal, :name, :timeout, :memory, :cpus, :network, :callback, :args,"
-        f" :key) RETURNING {_COLUMNS}"
+        f" :key, :priority) RETURNING {COLUMNS}"
     )
     if small_file is None:
-        return _record(conn.run(job_insert, **params)[0])
+        return from_row(conn.run(job_insert, **params)[0])
     kind, path, data = small_file
     if len(data) > CHUNK_BYTES:
         raise ValueError(f"small_file holds {len(data)} bytes, more than one chunk")
@@ -114,18 +128,18 @@ def insert(
         data=data,
         **params,
     )
-    return _record(rows[0])
+    return from_row(rows[0])
 
 
 def get(conn: Connection, job_id: int, principal: str | None = None) -> JobRecord | None:
     """The job, or None when it does not exist or belongs to another principal."""
     rows = conn.run(
-        f"SELECT {_COLUMNS} FROM jobs WHERE id = :id"
+        f"SELECT {COLUMNS} FROM jobs WHERE id = :id"
         " AND (CAST(:principal AS text) IS NULL OR principal = :principal)",
         id=job_id,
         principal=principal,
     )
-    return _record(rows[0]) if rows else None
+    return from_row(rows[0]) if rows else None
 
 
 def from_snapshots(conn: Connection, snapshots: list[str]) -> list[JobRecord]:
@@ -135,11 +149,11 @@ def from_snapshots(conn: Connection, snapshots: list[str]) -> list[JobRecord]:
     if not snapshots:
         return []
     rows = conn.run(
-        f"SELECT {_COLUMNS} FROM jsonb_populate_recordset(NULL::jobs, CAST(:snapshots AS jsonb))"
+        f"SELECT {COLUMNS} FROM jsonb_populate_recordset(NULL::jobs, CAST(:snapshots AS jsonb))"
         " WITH ORDINALITY ORDER BY ordinality",
         snapshots="[" + ",".join(snapshots) + "]",
     )
-    return [_record(row) for row in rows]
+    return [from_row(row) for row in rows]
 
 
 def by_idempotency_key(conn: Connection, principal: str, key: str) -> JobRecord | None:
@@ -151,11 +165,11 @@ def by_idempotency_key(conn: Connection, principal: str, key: str) -> JobRecord 
         key=key,
     )
     rows = conn.run(
-        f"SELECT {_COLUMNS} FROM jobs WHERE principal = :principal AND idempotency_key = :key",
+        f"SELECT {COLUMNS} FROM jobs WHERE principal = :principal AND idempotency_key = :key",
         principal=principal,
         key=key,
     )
-    return _record(rows[0]) if rows else None
+    return from_row(rows[0]) if rows else None
 
 
 def request_cancel(conn: Connection, job_id: int, principal: str) -> JobRecord | None:
@@ -169,11 +183,11 @@ def request_cancel(conn: Connection, job_id: int, principal: str) -> JobRecord |
         " reason = CASE WHEN status = 'queued' THEN 'cancelled' ELSE reason END,"
         " finished_at = CASE WHEN status = 'queued' THEN now() ELSE finished_at END"
         " WHERE id = :id AND principal = :principal AND status IN ('queued', 'running')"
-        f" RETURNING {_COLUMNS}",
+        f" RETURNING {COLUMNS}",
         id=job_id,
         principal=principal,
     )
-    return _record(rows[0]) if rows else None
+    return from_row(rows[0]) if rows else None
 
 
 def delete_terminal(conn: Connection, job_id: int, principal: str) -> bool:
@@ -193,150 +207,54 @@ def page(
     principal: str | None,
     status: JobStatus | None,
     limit: int,
-    before: int | None,
+    before: Cursor | None,
+    priority: int | None = None,
+    order: Order = Order.NEWEST,
 ) -> list[JobRecord]:
-    """Newest first; `before` is the id the previous page ended at."""
+    """One page in `order`; `before` is where the previous page ended."""
+    if order is Order.PRIORITY:
+        sort = "priority DESC, id DESC"
+        after = (
+            "(CAST(:before_priority AS int) IS NULL"
+            " OR (priority, id) < (:before_priority, :before))"
+        )
+    else:
+        sort = "id DESC"
+        after = "(CAST(:before AS bigint) IS NULL OR id < :before)"
     rows = conn.run(
-        f"SELECT {_COLUMNS} FROM jobs"
+        f"SELECT {COLUMNS} FROM jobs"
         " WHERE (CAST(:principal AS text) IS NULL OR principal = :principal)"
         " AND (CAST(:status AS text) IS NULL OR status = :status)"
-        " AND (CAST(:before AS bigint) IS NULL OR id < :before)"
-        " ORDER BY id DESC LIMIT :limit",
+        " AND (CAST(:priority AS int) IS NULL OR priority = :priority)"
+        f" AND {after} ORDER BY {sort} LIMIT :limit",
         principal=principal,
         status=str(status) if status else None,
-        before=before,
+        priority=priority,
+        before=before.id if before else None,
+        before_priority=before.priority if before else None,
         limit=limit,
     )
-    return [_record(r) for r in rows]
+    return [from_row(r) for r in rows]
 
 
-def claim(conn: Connection, job_id: int, worker: str, lease_seconds: int) -> JobRecord | None:
-    """Take a queued job for this worker; None if another worker has it or it is not queued."""
-    rows = conn.run(
-        "UPDATE jobs SET status = 'running', attempt = attempt + 1, worker = :worker,"
-        " lease_until = now() + make_interval(secs => :lease), started_at = now()"
-        f" WHERE id = :id AND status = 'queued' RETURNING {_COLUMNS}",
-        id=job_id,
-        worker=worker,
-        lease=lease_seconds,
-    )
-    return _record(rows[0]) if rows else None
+@dataclass(frozen=True)
+class Cursor:
+    """Where a page ended: the last job's id (and priority, for `Order.PRIORITY`)."""
 
+    id: int
+    priority: int = 0
 
-def renew_lease(conn: Connection, job_id: int, attempt: int, lease_seconds: int) -> bool | None:
-    """Extend the lease; returns whether cancel was requested, or None if the job is no
-    longer this attempt's (the worker must then stop and write nothing)."""
-    rows = conn.run(
-        "UPDATE jobs SET lease_until = now() + make_interval(secs => :lease)"
-        " WHERE id = :id AND attempt = :attempt AND status = 'running'"
-        " RETURNING cancel_requested",
-        id=job_id,
-        attempt=attempt,
-        lease=lease_seconds,
-    )
-    return bool(rows[0][0]) if rows else None
+    def encode(self, order: Order) -> str:
+        return f"{self.priority}.{self.id}" if order is Order.PRIORITY else str(self.id)
 
-
-def lock_attempt(conn: Connection, job_id: int, attempt: int) -> bool:
-    """Inside a transaction: lock the job row if this attempt still owns it (the fence)."""
-    rows = conn.run(
-        "SELECT 1 FROM jobs WHERE id = :id AND attempt = :attempt AND status = 'running'"
-        " FOR UPDATE",
-        id=job_id,
-        attempt=attempt,
-    )
-    return bool(rows)
-
-
-def finish(
-    conn: Connection,
-    job_id: int,
-    attempt: int,
-    status: JobStatus,
-    reason: Reason | None,
-    exit_code: int | None,
-) -> bool:
-    """Set the terminal status, fenced by attempt; False if this attempt lost the job."""
-    rows = conn.run(
-        "UPDATE jobs SET status = :status, reason = :reason, exit_code = :exit_code,"
-        " finished_at = now(), lease_until = NULL"
-        " WHERE id = :id AND attempt = :attempt AND status = 'running' RETURNING id",
-        id=job_id,
-        attempt=attempt,
-        status=str(status),
-        reason=str(reason) if reason else None,
-        exit_code=exit_code,
-    )
-    return bool(rows)
-
-
-def store_log(conn: Connection, job_id: int, stream: LogStream, data: bytes, dropped: int) -> None:
-    conn.run(
-        "INSERT INTO job_logs (job_id, stream, data, dropped)"
-        " VALUES (:id, :kind, :data, :dropped)"
-        " ON CONFLICT (job_id, stream)"
-        " DO UPDATE SET data = EXCLUDED.data, dropped = EXCLUDED.dropped",
-        id=job_id,
-        kind=str(stream),
-        data=data,
-        dropped=dropped,
-    )
+    @classmethod
+    def after(cls, job: JobRecord) -> Cursor:
+        return cls(job.id, job.priority)
 
 
 def logs(conn: Connection, job_id: int) -> dict[LogStream, bytes]:
     rows = conn.run("SELECT stream, data FROM job_logs WHERE job_id = :id", id=job_id)
     return {LogStream(r[0]): bytes(r[1]) for r in rows}
-
-
-@dataclass(frozen=True)
-class Sweep:
-    requeued: list[int]
-    lost: list[int]
-    republish: list[int]
-
-
-def sweep(
-    conn: Connection,
-    *,
-    max_attempts: int,
-    republish_after_seconds: int,
-    batch: int = 500,
-    expire_leases: bool = True,
-) -> Sweep:
-    """Inside a transaction: recover jobs whose worker vanished, and pick queued jobs whose
-    notice may be lost (a crash between commit and produce, Kafka down, a busy partition).
-
-    `expire_leases=False` leaves running jobs alone (their leases may have run out only
-    because Postgres was away and nobody could renew them)."""
-    requeued: list[list[Any]] = []
-    lost: list[list[Any]] = []
-    if expire_leases:
-        expired = "status = 'running' AND lease_until < now()"
-        requeued = conn.run(
-            "UPDATE jobs SET status = 'queued', worker = NULL, lease_until = NULL,"
-            " queued_at = now(), published_at = now()"
-            f" WHERE {expired} AND attempt < :max AND NOT cancel_requested RETURNING id",
-            max=max_attempts,
-        )
-        lost = conn.run(
-            "UPDATE jobs SET finished_at = now(), lease_until = NULL,"
-            " status = CASE WHEN cancel_requested THEN 'cancelled' ELSE 'failed' END,"
-            " reason = CASE WHEN cancel_requested THEN 'cancelled' ELSE 'worker_lost' END"
-            f" WHERE {expired} RETURNING id",
-        )
-    republish = conn.run(
-        "UPDATE jobs SET published_at = now() WHERE id IN ("
-        " SELECT id FROM jobs WHERE status = 'queued'"
-        " AND published_at < now() - make_interval(secs => :after)"
-        " ORDER BY id LIMIT :batch FOR UPDATE SKIP LOCKED) RETURNING id",
-        after=republish_after_seconds,
-        batch=batch,
-    )
-    return Sweep(
-        requeued=[int(r[0]) for r in requeued],
-        lost=[int(r[0]) for r in lost],
-        republish=[int(r[0]) for r in republish],
-    )
 
 
 def status_counts(conn: Connection) -> dict[str, int]:

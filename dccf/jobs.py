@@ -5,6 +5,9 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 from enum import StrEnum
 
+# Higher runs first; see `dispatch` for how a queued job is chosen.
+MIN_PRIORITY, MAX_PRIORITY = -100, 100
+
 
 class JobStatus(StrEnum):
     QUEUED = "queued"

@@ -121,6 +121,67 @@ MIGRATIONS: list[str] = [
         WHEN (OLD.status IS DISTINCT FROM NEW.status AND NEW.callback_url IS NOT NULL)
         EXECUTE FUNCTION dccf_webhook_outbox();
     """,
+    # 4: dispatch. A worker with a free slot takes the best queued job itself: the highest
+    # priority first; within a priority the principal served longest ago (round-robin between
+    # principals with queued work, so one principal's thousand jobs do not starve another's
+    # one); within a principal the oldest. Kafka notices only wake workers up.
+    """
+    ALTER TABLE jobs ADD COLUMN priority smallint NOT NULL DEFAULT 0
+        CHECK (priority BETWEEN -100 AND 100);
+    CREATE INDEX jobs_queue ON jobs (priority, principal, id) WHERE status = 'queued';
+
+    -- When each principal last had a job of theirs claimed.
+    CREATE TABLE queue_turns (
+        principal text PRIMARY KEY,
+        served_at timestamptz NOT NULL
+    );
+
+    -- Claims the best queued job for a worker, or returns no row. Lanes are the
+    -- (priority, principal) pairs that have queued jobs, found by a loose index scan (one index
+    -- probe per lane, however long the queue); a lane whose jobs are all being claimed by
+    -- other workers right now is skipped (SKIP LOCKED), not waited for.
+    CREATE FUNCTION dccf_claim(p_worker text, p_lease_seconds double precision)
+    RETURNS SETOF jobs LANGUAGE plpgsql AS $$
+    DECLARE
+        lane record;
+        claimed jobs;
+    BEGIN
+        FOR lane IN
+            WITH RECURSIVE lanes(priority, principal) AS (
+                (SELECT j.priority, j.principal FROM jobs j WHERE j.status = 'queued'
+                 ORDER BY j.priority DESC, j.principal DESC LIMIT 1)
+                UNION ALL
+                SELECT next.priority, next.principal FROM lanes l CROSS JOIN LATERAL (
+                    SELECT j.priority, j.principal FROM jobs j
+                    WHERE j.status = 'queued'
+                        AND (j.priority, j.principal) < (l.priority, l.principal)
+                    ORDER BY j.priority DESC, j.principal DESC LIMIT 1) next
+            )
+            SELECT l.priority, l.principal FROM lanes l
+            LEFT JOIN queue_turns t ON t.principal = l.principal
+            ORDER BY l.priority DESC, t.served_at ASC NULLS FIRST, l.principal
+        LOOP
+            UPDATE jobs SET status = 'running', attempt = attempt + 1, worker = p_worker,
+                lease_until = now() + make_interval(secs => p_lease_seconds),
+                started_at = now()
+            WHERE id = (
+                SELECT j.id FROM jobs j
+                WHERE j.status = 'queued' AND j.priority = lane.priority
+                    AND j.principal = lane.principal
+                ORDER BY j.id LIMIT 1 FOR UPDATE SKIP LOCKED)
+            RETURNING * INTO claimed;
+            IF FOUND THEN
+                INSERT INTO queue_turns (principal, served_at)
+                    VALUES (claimed.principal, clock_timestamp())
+                    ON CONFLICT (principal) DO UPDATE SET served_at = EXCLUDED.served_at;
+                -- A new attempt starts with empty logs.
+                DELETE FROM job_logs WHERE job_id = claimed.id;
+                RETURN NEXT claimed;
+                RETURN;
+            END IF;
+        END LOOP;
+    END $$;
+    """,
 ]
 
 

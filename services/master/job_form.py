@@ -15,12 +15,13 @@ from dataclasses import dataclass
 from urllib.parse import urlsplit
 
 from dccf import settings
-from dccf.jobs import JobLimits, Network
+from dccf.jobs import MAX_PRIORITY, MIN_PRIORITY, JobLimits, Network
 from services.master import callback_url
 from services.master.errors import InvalidInput
 
 TEXT_FIELDS = (
     "name",
+    "priority",
     "timeout_seconds",
     "memory_mb",
     "cpus",
@@ -40,6 +41,7 @@ MAX_BUILD_ARG_NAME_CHARS = 128
 
 # ASCII digits only: int() and float() also take "1_000", "1e3", "nan" and non-Latin digits.
 _WHOLE = re.compile(r"[0-9]{1,18}")
+_SIGNED = re.compile(r"[-+]?[0-9]{1,18}")
 _DECIMAL = re.compile(r"[0-9]{1,9}(?:\.[0-9]{0,9})?|\.[0-9]{1,9}")
 # A build arg becomes an environment variable of RUN steps, so it takes a shell variable's name.
 _BUILD_ARG_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
@@ -52,6 +54,7 @@ class JobRequest:
     limits: JobLimits
     callback_url: str | None
     build_args: dict[str, str]
+    priority: int = 0
 
 
 def parse_job_fields(fields: Mapping[str, str], limits: settings.Limits) -> JobRequest:
@@ -78,6 +81,7 @@ def parse_job_fields(fields: Mapping[str, str], limits: settings.Limits) -> JobR
         ),
         callback_url=_callback_url(fields.get("callback_url", ""), limits.allow_private_callbacks),
         build_args=_build_args(fields.get("build_args", "")),
+        priority=_priority(fields.get("priority", "")),
     )
 
 
@@ -117,6 +121,18 @@ def _whole(fields: Mapping[str, str], key: str, low: int, high: int, default: in
         return default
     if not _WHOLE.fullmatch(raw) or not low <= int(raw) <= high:
         raise _invalid(f"{key} must be a whole number from {low} to {high}, got {_shown(raw)}")
+    return int(raw)
+
+
+def _priority(raw: str) -> int:
+    raw = raw.strip()
+    if not raw:
+        return 0
+    if not _SIGNED.fullmatch(raw) or not MIN_PRIORITY <= int(raw) <= MAX_PRIORITY:
+        raise _invalid(
+            f"priority must be a whole number from {MIN_PRIORITY} to {MAX_PRIORITY} "
+            f"(higher runs first; default 0), got {_shown(raw)}"
+        )
     return int(raw)
 
 

@@ -20,6 +20,7 @@ def job_json(job: JobRecord) -> dict[str, Any]:
         "id": job.id,
         "name": job.name,
         "status": str(job.status),
+        "priority": job.priority,
         "reason": str(job.reason) if job.reason else None,
         "exit_code": job.exit_code,
         "attempt": job.attempt,

@@ -74,13 +74,19 @@ def delete_job(request: Request) -> Response:
 def list_jobs(request: Request) -> Response:
     ctx = context.of(request)
     limit = params.int_query(request, "limit", 50, 1, 200)
-    status = params.status_query(request)
-    before = params.cursor_query(request)
+    order = params.order_query(request)
     with ctx.pool.connection() as conn:
         jobs = job_records.page(
-            conn, principal=context.principal(request), status=status, limit=limit, before=before
+            conn,
+            principal=context.principal(request),
+            status=params.status_query(request),
+            priority=params.priority_query(request),
+            limit=limit,
+            before=params.cursor_query(request, order),
+            order=order,
         )
-    next_cursor = str(jobs[-1].id) if len(jobs) == limit else None
+    last = jobs[-1] if len(jobs) == limit else None
+    next_cursor = job_records.Cursor.after(last).encode(order) if last else None
     return JSONResponse({"jobs": [job_json(j) for j in jobs], "next": next_cursor})
 
 

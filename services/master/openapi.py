@@ -12,7 +12,8 @@ import importlib.metadata
 from typing import Any
 
 from dccf import settings
-from dccf.jobs import JobStatus, LogStream, Network, Reason
+from dccf.job_records import Order
+from dccf.jobs import MAX_PRIORITY, MIN_PRIORITY, JobStatus, LogStream, Network, Reason
 from services.master import job_form
 
 Json = dict[str, Any]
@@ -80,6 +81,17 @@ def _all_required(schema: Json) -> Json:
     return {**schema, "required": list(schema["properties"])}
 
 
+_PRIORITY: Json = {
+    "type": "integer",
+    "minimum": MIN_PRIORITY,
+    "maximum": MAX_PRIORITY,
+    "description": "Which queued job a free worker takes first: the highest priority; within a "
+    "priority the principal whose job was started longest ago (round-robin between principals "
+    "with queued jobs, so one principal's many jobs cannot hold back another's); within a "
+    "principal the oldest job.",
+}
+
+
 def _schemas() -> Json:
     status_enum = [s.value for s in JobStatus]
     reason_enum = [r.value for r in Reason]
@@ -98,6 +110,7 @@ def _schemas() -> Json:
                         "description": "`queued` → `running` → `succeeded` | `failed` | "
                         "`cancelled`. A job whose build or run fails is never `succeeded`.",
                     },
+                    "priority": _PRIORITY,
                     "reason": {
                         "type": ["string", "null"],
                         "enum": [*reason_enum, None],
@@ -128,6 +141,7 @@ def _schemas() -> Json:
                         "id": 42,
                         "name": "demo",
                         "status": "succeeded",
+                        "priority": 0,
                         "reason": None,
                         "exit_code": 0,
                         "attempt": 1,
@@ -327,6 +341,12 @@ def _job_form(limits: settings.Limits) -> Json:
                 "description": f"Optional, at most {job_form.MAX_NAME_CHARS} characters, no "
                 "control characters.",
             },
+            "priority": {
+                "type": "string",
+                "pattern": "^[-+]?[0-9]{1,18}$",
+                "description": f"Whole number, {MIN_PRIORITY} .. {MAX_PRIORITY}; default 0. "
+                + _PRIORITY["description"],
+            },
             "timeout_seconds": {
                 "type": "string",
                 "pattern": "^[0-9]{1,18}$",
@@ -443,13 +463,34 @@ def _jobs_paths(config: settings.Settings) -> Json:
                 "operationId": "listJobs",
                 "tags": ["jobs"],
                 "summary": "List jobs",
-                "description": "The caller's jobs, newest first, one page at a time.",
+                "description": "The caller's jobs, one page at a time: newest first, or with "
+                "`order=priority` highest priority first (newest first within a priority).",
                 "parameters": [
                     {
                         "name": "status",
                         "in": "query",
                         "description": "Only jobs with this status.",
                         "schema": {"type": "string", "enum": [s.value for s in JobStatus]},
+                    },
+                    {
+                        "name": "priority",
+                        "in": "query",
+                        "description": "Only jobs with this priority.",
+                        "schema": {
+                            "type": "integer",
+                            "minimum": MIN_PRIORITY,
+                            "maximum": MAX_PRIORITY,
+                        },
+                    },
+                    {
+                        "name": "order",
+                        "in": "query",
+                        "description": "`newest` (by id, descending) or `priority`.",
+                        "schema": {
+                            "type": "string",
+                            "enum": [o.value for o in Order],
+                            "default": Order.NEWEST.value,
+                        },
                     },
                     {
                         "name": "limit",
@@ -460,13 +501,14 @@ def _jobs_paths(config: settings.Settings) -> Json:
                     {
                         "name": "before",
                         "in": "query",
-                        "description": "The opaque `next` cursor of the previous page, as given.",
+                        "description": "The opaque `next` cursor of the previous page (of "
+                        "the same `order`), as given.",
                         "schema": {"type": "string"},
                     },
                 ],
                 "responses": {
                     "200": {"description": "One page of jobs.", "content": _json(_ref("JobList"))},
-                    "400": _error("`limit`, `status` or `before` is invalid."),
+                    "400": _error("`limit`, `status`, `priority`, `order` or `before` is invalid."),
                     "401": _UNAUTHORIZED,
                     "503": _UNAVAILABLE,
                 },

@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+import re
+
 from starlette.requests import Request
 
-from dccf.jobs import JobStatus, LogStream
+from dccf.job_records import Cursor, Order
+from dccf.jobs import MAX_PRIORITY, MIN_PRIORITY, JobStatus, LogStream
 from services.master.errors import InvalidInput, NotFound
 
 _MAX_ID = 2**63 - 1
+_ID_CURSOR = re.compile(r"[0-9]{1,19}")
+_PRIORITY_CURSOR = re.compile(r"(?P<priority>-?[0-9]{1,3})\.(?P<id>[0-9]{1,19})")
 
 
 def job_id(raw: str) -> int:
@@ -42,15 +47,40 @@ def status_query(request: Request) -> JobStatus | None:
         ) from None
 
 
-def cursor_query(request: Request) -> int | None:
+def order_query(request: Request) -> Order:
+    raw = request.query_params.get("order")
+    if not raw:
+        return Order.NEWEST
+    try:
+        return Order(raw)
+    except ValueError:
+        allowed = ", ".join(o.value for o in Order)
+        raise InvalidInput(
+            f"order must be one of {allowed}, got {raw[:40]!r}", code="invalid_parameter"
+        ) from None
+
+
+def priority_query(request: Request) -> int | None:
+    if not request.query_params.get("priority"):
+        return None
+    return int_query(request, "priority", 0, MIN_PRIORITY, MAX_PRIORITY)
+
+
+def cursor_query(request: Request, order: Order) -> Cursor | None:
+    """The `next` of a previous page: `<id>`, or `<priority>.<id>` for `order=priority`."""
     raw = request.query_params.get("before")
     if not raw:
         return None
-    if not raw.isascii() or not raw.isdigit() or len(raw) > 19:
+    pattern = _PRIORITY_CURSOR if order is Order.PRIORITY else _ID_CURSOR
+    match = pattern.fullmatch(raw)
+    if match is None or len(raw) > 24:
         raise InvalidInput(
-            "before must be the 'next' cursor of a previous page", code="invalid_parameter"
+            "before must be the 'next' cursor of a previous page of the same order",
+            code="invalid_parameter",
         )
-    return int(raw)
+    if order is Order.PRIORITY:
+        return Cursor(int(match["id"]), int(match["priority"]))
+    return Cursor(int(raw))
 
 
 def stream_query(request: Request) -> LogStream | None:

@@ -221,6 +221,7 @@ def _store(
         "limits": job_request.limits,
         "callback_url": job_request.callback_url,
         "build_args": job_request.build_args,
+        "priority": job_request.priority,
         "idempotency_key": key,
     }
     if tar.size <= filestore.CHUNK_BYTES:

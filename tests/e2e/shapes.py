@@ -10,7 +10,7 @@ import httpx
 from .api import Job, pretty
 
 JOB_KEYS = {
-    "id", "name", "status", "reason", "exit_code", "attempt", "worker",
+    "id", "name", "status", "priority", "reason", "exit_code", "attempt", "worker",
     "created_at", "started_at", "finished_at", "limits", "callback_url", "links",
 }  # fmt: skip
 LIMIT_KEYS = {"timeout_seconds", "memory_mb", "cpus", "network"}
@@ -41,6 +41,7 @@ def assert_job(job: Job) -> None:
     assert _is_int(job_id) and job_id > 0, pretty(job)
     assert job["name"] is None or isinstance(job["name"], str), pretty(job)
     assert job["status"] in STATUSES, pretty(job)
+    assert _is_int(job["priority"]) and -100 <= job["priority"] <= 100, pretty(job)
     if job["status"] in {"failed", "cancelled"}:
         assert job["reason"] in REASONS, pretty(job)
     else:

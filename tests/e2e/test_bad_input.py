@@ -62,6 +62,7 @@ INVALID: dict[str, list[Part]] = {
     **{
         f"{field}={value!r}": job_parts(OK, **{field: value})
         for field, values in {
+            "priority": ["101", "-101", "1.5", "high", "1e2"],
             "timeout_seconds": ["0", "-1", "1.5", "abc", "1000000000"],
             "memory_mb": ["15", "0", "abc", "64.5"],
             "cpus": ["0.05", "0", "-1", "abc", "nan", "inf", "100000"],

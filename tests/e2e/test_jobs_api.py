@@ -50,6 +50,7 @@ JOBS = {
             TRUE_DOCKERFILE,
             name=LONG_NAME,
             callback_url=CALLBACK,
+            priority="-7",
             **{key: str(value) for key, value in LIMITS.items()},
         ),
     ),
@@ -73,6 +74,7 @@ def test_created_job_echoes_the_request(batch: Batch) -> None:
     assert job["name"] == LONG_NAME
     assert job["limits"] == LIMITS
     assert job["callback_url"] == CALLBACK
+    assert job["priority"] == -7
     assert (job["started_at"], job["finished_at"], job["exit_code"]) == (None, None, None)
 
 
@@ -200,6 +202,22 @@ def test_listing_is_newest_first_and_pages_with_before(client: httpx.Client, bat
     assert paged == first
 
 
+def test_listing_by_priority_pages_highest_first(client: httpx.Client, batch: Batch) -> None:
+    limits_id = batch.job_id("limits")  # priority -7
+    found = _page(client, priority="-7", limit=200)["jobs"]
+    assert limits_id in {job["id"] for job in found}
+    assert {job["priority"] for job in found} == {-7}
+    seen: list[tuple[int, int]] = []
+    cursor = None
+    for _ in range(3):
+        page = _page(client, order="priority", limit=2, **({"before": cursor} if cursor else {}))
+        seen += [(job["priority"], job["id"]) for job in page["jobs"]]
+        cursor = page["next"]
+        if cursor is None:
+            break
+    assert seen and seen == sorted(seen, reverse=True), seen
+
+
 def test_listing_default_limit_is_at_most_50(client: httpx.Client) -> None:
     page = _page(client)
     assert len(page["jobs"]) <= 50
@@ -232,6 +250,10 @@ def test_status_filter_finds_a_known_job(client: httpx.Client, batch: Batch) -> 
         {"limit": "ten"},
         {"status": "finished"},
         {"before": "not-a-cursor"},
+        {"priority": "101"},
+        {"priority": "high"},
+        {"order": "oldest"},
+        {"order": "priority", "before": "17"},
     ],
 )
 def test_listing_rejects_bad_parameters(client: httpx.Client, params: dict[str, str]) -> None:

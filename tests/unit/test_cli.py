@@ -114,7 +114,18 @@ def test_submit_prints_the_id_and_uploads_the_context(
 ) -> None:
     master.on("POST", "/v1/jobs", httpx.Response(201, json=job(42)))
     code = cli.main(
-        ["submit", str(context), "--name", "n", "--memory", "64", "--build-arg", "V=1=2"]
+        [
+            "submit",
+            str(context),
+            "--name",
+            "n",
+            "--memory",
+            "64",
+            "--priority",
+            "-5",
+            "--build-arg",
+            "V=1=2",
+        ]
     )
     out, err = capsys.readouterr()
     assert code == 0
@@ -129,6 +140,7 @@ def test_submit_prints_the_id_and_uploads_the_context(
     }
     assert parts["name"] == b"n"
     assert parts["memory_mb"] == b"64"
+    assert parts["priority"] == b"-5"
     assert json.loads(parts["build_args"]) == {"V": "1=2"}
     with tarfile.open(fileobj=io.BytesIO(parts["context"]), mode="r:gz") as tar:
         assert sorted(tar.getnames()) == ["Dockerfile", "run.sh"]
@@ -321,19 +333,38 @@ def test_list_prints_a_table_and_hints_at_more(
     master: Master, capsys: pytest.CaptureFixture[str]
 ) -> None:
     page = {
-        "jobs": [job(12, "failed", reason="timeout", name="long job"), job(11, "succeeded")],
+        "jobs": [
+            {**job(12, "failed", reason="timeout", name="long job"), "priority": 5},
+            {**job(11, "succeeded"), "priority": -3},
+        ],
         "next": "cursor",
     }
     master.on("GET", "/v1/jobs", httpx.Response(200, json=page))
     assert cli.main(["list", "--status", "failed", "--limit", "2"]) == 0
     out, err = capsys.readouterr()
     assert out.splitlines() == [
-        "ID  STATUS     REASON   NAME      CREATED",
-        "12  failed     timeout  long job  2026-11-27T19:10:27Z",
-        "11  succeeded  -        -         2026-11-27T19:10:27Z",
+        "ID  STATUS     PRIORITY  REASON   NAME      CREATED",
+        "12  failed     5         timeout  long job  2026-11-27T19:10:27Z",
+        "11  succeeded  -3        -        -         2026-11-27T19:10:27Z",
     ]
     assert "dccf list --all" in err
     assert dict(master.requests[0].url.params) == {"status": "failed", "limit": "2"}
+
+
+def test_list_by_priority(master: Master, capsys: pytest.CaptureFixture[str]) -> None:
+    master.on("GET", "/v1/jobs", httpx.Response(200, json={"jobs": [], "next": None}))
+    assert cli.main(["list", "--priority", "-7", "--order", "priority"]) == 0
+    assert dict(master.requests[0].url.params) == {"priority": "-7", "order": "priority"}
+
+
+@pytest.mark.parametrize("value", ["101", "-101", "high"])
+def test_a_priority_out_of_range_is_refused_before_asking(
+    value: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    with pytest.raises(SystemExit) as exited:
+        cli.main(["submit", ".", "--priority", value])
+    assert exited.value.code == 2
+    assert "is not a priority (a whole number from -100 to 100)" in capsys.readouterr().err
 
 
 def test_list_all_follows_every_page(master: Master, capsys: pytest.CaptureFixture[str]) -> None:

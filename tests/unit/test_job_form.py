@@ -44,6 +44,7 @@ def test_no_fields_gives_the_server_defaults() -> None:
 def test_every_field_given() -> None:
     fields = {
         "name": "nightly report",
+        "priority": "-20",
         "timeout_seconds": "600",
         "memory_mb": "1024",
         "cpus": "2.5",
@@ -56,11 +57,14 @@ def test_every_field_given() -> None:
         limits=JobLimits(timeout_seconds=600, memory_mb=1024, cpus=2.5, network=Network.NONE),
         callback_url="https://hooks.example.com/dccf?token=abc",
         build_args={"VERSION": "1.2", "_DEBUG": ""},
+        priority=-20,
     )
 
 
 def test_empty_strings_mean_not_given() -> None:
-    fields = {key: "" for key in ("name", "timeout_seconds", "memory_mb", "cpus", "network")}
+    fields = {
+        key: "" for key in ("name", "priority", "timeout_seconds", "memory_mb", "cpus", "network")
+    }
     fields |= {"callback_url": "", "build_args": ""}
     assert parse_job_fields(fields, LIMITS) == JobRequest(
         name=None, limits=DEFAULT_LIMITS, callback_url=None, build_args={}
@@ -88,8 +92,9 @@ def test_an_unknown_field_lists_the_known_ones() -> None:
     error = refused({"name": "x", "colour": "blue"})
     assert error.code == "unknown_field"
     assert error.message == (
-        "unknown field 'colour'; the text fields are name, timeout_seconds, memory_mb, cpus, "
-        "network, callback_url, build_args and the file parts are dockerfile, files, context"
+        "unknown field 'colour'; the text fields are name, priority, timeout_seconds, memory_mb, "
+        "cpus, network, callback_url, build_args and the file parts are dockerfile, files, "
+        "context"
     )
 
 
@@ -123,6 +128,23 @@ def test_a_name_with_control_characters_is_refused(name: str) -> None:
     error = refused({"name": name})
     assert error.code == "invalid_field"
     assert "control characters" in error.message
+
+
+# --- priority ------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("raw", "value"), [("0", 0), ("100", 100), ("-100", -100), ("+7", 7), (" -3 ", -3)]
+)
+def test_valid_priorities(raw: str, value: int) -> None:
+    assert parse_job_fields({"priority": raw}, LIMITS).priority == value
+
+
+@pytest.mark.parametrize("raw", ["101", "-101", "1.5", "high", "--1", "1e2", "٣", "9" * 30])
+def test_invalid_priorities(raw: str) -> None:
+    error = refused({"priority": raw})
+    assert error.code == "invalid_field"
+    assert error.message.startswith("priority must be a whole number from -100 to 100")
 
 
 # --- timeout_seconds and memory_mb ---------------------------------------------------------

@@ -34,10 +34,11 @@ def make_job(**changes: object) -> JobRecord:
 
 
 def test_job_json_is_the_api_object() -> None:
-    assert job_json(make_job()) == {
+    assert job_json(make_job(priority=7)) == {
         "id": 42,
         "name": "demo",
         "status": "succeeded",
+        "priority": 7,
         "reason": None,
         "exit_code": 0,
         "attempt": 1,

@@ -3,6 +3,7 @@ from __future__ import annotations
 import pytest
 from starlette.requests import Request
 
+from dccf.job_records import Cursor, Order
 from dccf.jobs import JobStatus
 from services.master import params
 from services.master.errors import InvalidInput, NotFound
@@ -37,8 +38,32 @@ def test_status_and_cursor_and_stream() -> None:
     assert params.status_query(request("status=running")) is JobStatus.RUNNING
     with pytest.raises(InvalidInput, match="status must be one of"):
         params.status_query(request("status=done"))
-    assert params.cursor_query(request("before=17")) == 17
-    with pytest.raises(InvalidInput):
-        params.cursor_query(request("before=abc"))
+    newest, by_priority = Order.NEWEST, Order.PRIORITY
+    assert params.cursor_query(request("before=17"), newest) == Cursor(17)
+    assert params.cursor_query(request("before=-5.17"), by_priority) == Cursor(17, -5)
+    for bad, order in [
+        ("abc", newest),
+        ("-5.17", newest),
+        ("17", by_priority),
+        ("1.", by_priority),
+    ]:
+        with pytest.raises(InvalidInput, match="before must be the 'next' cursor"):
+            params.cursor_query(request(f"before={bad}"), order)
     with pytest.raises(InvalidInput, match="stream must be"):
         params.stream_query(request("stream=all"))
+
+
+def test_order_and_priority() -> None:
+    assert params.order_query(request("")) is Order.NEWEST
+    assert params.order_query(request("order=priority")) is Order.PRIORITY
+    with pytest.raises(InvalidInput, match="order must be one of newest, priority"):
+        params.order_query(request("order=oldest"))
+    assert params.priority_query(request("")) is None
+    assert params.priority_query(request("priority=-100")) == -100
+    with pytest.raises(InvalidInput, match="priority must be a whole number from -100 to 100"):
+        params.priority_query(request("priority=101"))
+
+
+def test_a_cursor_names_where_the_page_ended() -> None:
+    assert Cursor(17, -5).encode(Order.PRIORITY) == "-5.17"
+    assert Cursor(17, -5).encode(Order.NEWEST) == "17"
