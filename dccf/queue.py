@@ -1,7 +1,9 @@
 """Kafka: the jobs topic carries only "job N is ready" notices; Postgres holds the truth.
 
-A lost or duplicated notice is harmless: claims are conditional, and the master's sweeper
-re-publishes jobs left queued. So no request ever waits on Kafka.
+A notice is a wake-up for the workers, not an assignment: each worker reads every notice and
+claims the best queued job in Postgres (`dispatch`). A lost or duplicated notice is harmless:
+claims are conditional, idle workers also look for queued jobs every second, and the master's
+sweeper re-publishes jobs left queued. So no request ever waits on Kafka.
 """
 
 from __future__ import annotations
@@ -11,9 +13,8 @@ import logging
 import threading
 import time
 from collections import deque
-from typing import Any
 
-from kafka import KafkaConsumer, KafkaProducer
+from kafka import KafkaProducer
 from kafka.errors import KafkaError
 
 from dccf.settings import Kafka
@@ -47,23 +48,18 @@ class Notifier:
     def __init__(self, cfg: Kafka) -> None:
         self._cfg = cfg
         self._producer: KafkaProducer | None = None
-        self._partitions: int | None = None
-        self._pending: deque[tuple[int, bool]] = deque(maxlen=self._BACKLOG)
+        self._pending: deque[int] = deque(maxlen=self._BACKLOG)
         self._wake = threading.Condition()
         self._closed = False
         self._thread: threading.Thread | None = None
 
-    def publish(self, job_id: int, spread: bool = False) -> None:
-        """Queue a notice; it is sent in the background.
-
-        `spread` picks a random partition, for a notice sent again because the first may be
-        stuck behind a long job in its partition.
-        """
+    def publish(self, job_id: int) -> None:
+        """Queue a notice; it is sent in the background."""
         with self._wake:
             if self._thread is None:
                 self._thread = threading.Thread(target=self._run, name="notifier", daemon=True)
                 self._thread.start()
-            self._pending.append((job_id, spread))
+            self._pending.append(job_id)
             self._wake.notify()
 
     def close(self, timeout: float = 5) -> None:
@@ -84,9 +80,9 @@ class Notifier:
                     self._wake.wait()
                 if not self._pending:
                     return
-                job_id, spread = self._pending.popleft()
+                job_id = self._pending.popleft()
             try:
-                self._send(job_id, spread)
+                self._send(job_id)
                 delay = 0.5
             except (KafkaError, ValueError) as exc:
                 log.warning("job %d stored but not yet published (Kafka: %s)", job_id, exc)
@@ -96,7 +92,7 @@ class Notifier:
                 time.sleep(delay)
                 delay = min(delay * 2, 10)
 
-    def _send(self, job_id: int, spread: bool) -> None:
+    def _send(self, job_id: int) -> None:
         if self._producer is None:
             self._producer = KafkaProducer(
                 bootstrap_servers=self._cfg.servers,
@@ -107,34 +103,5 @@ class Notifier:
                 max_block_ms=5000,
                 client_id="dccf-master",
             )
-        partition = None if spread else self._partition_for(self._producer, job_id)
-        future = self._producer.send(self._cfg.topic, value=encode(job_id), partition=partition)
+        future = self._producer.send(self._cfg.topic, value=encode(job_id))
         future.add_errback(lambda exc: log.warning("publishing job %d failed: %s", job_id, exc))
-
-    def _partition_for(self, producer: KafkaProducer, job_id: int) -> int | None:
-        # Spreading ids evenly over partitions keeps workers evenly loaded, where random
-        # placement left one worker idle while another still had a queue.
-        if self._partitions is None:
-            parts = producer.partitions_for(self._cfg.topic)
-            if not parts:
-                return None
-            self._partitions = len(parts)
-        return job_id % self._partitions
-
-
-def consumer(cfg: Kafka, client_id: str, **overrides: Any) -> KafkaConsumer:
-    """A consumer that commits by hand, one record at a time, after the claim."""
-    options: dict[str, Any] = {
-        "bootstrap_servers": cfg.servers,
-        "group_id": cfg.group,
-        "client_id": client_id,
-        "enable_auto_commit": False,
-        "auto_offset_reset": "earliest",
-        "max_poll_records": 1,
-        "fetch_max_wait_ms": 50,
-        "session_timeout_ms": cfg.session_timeout_ms,
-        "heartbeat_interval_ms": max(1000, cfg.session_timeout_ms // 3),
-        "max_poll_interval_ms": 300000,
-    }
-    options.update(overrides)
-    return KafkaConsumer(**options)

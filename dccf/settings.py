@@ -88,11 +88,7 @@ class Postgres:
 class Kafka:
     bootstrap: str = field(default_factory=lambda: _str("KAFKA_BOOTSTRAP", "127.0.0.1:19092"))
     topic: str = field(default_factory=lambda: _str("KAFKA_TOPIC", "dccf-jobs"))
-    group: str = field(default_factory=lambda: _str("KAFKA_GROUP", "dccf-workers"))
     partitions: int = field(default_factory=lambda: _int("KAFKA_PARTITIONS", 6, 1))
-    session_timeout_ms: int = field(
-        default_factory=lambda: _int("KAFKA_SESSION_TIMEOUT_MS", 10000, 1000)
-    )
 
     @property
     def servers(self) -> list[str]:
@@ -166,6 +162,8 @@ def _default_worker_id() -> str:
 class Worker:
     worker_id: str = field(default_factory=lambda: _str("WORKER_ID", _default_worker_id()))
     docker_host: str = field(default_factory=lambda: _str("DOCKER_HOST", ""))
+    # Jobs one worker process runs at once, each in its own thread, on its one engine.
+    slots: int = field(default_factory=lambda: _int("WORKER_SLOTS", 1, 1))
     lease_seconds: int = field(default_factory=lambda: _int("LEASE_SECONDS", 30, 5))
     # The worker exits when its main loop has not moved for this long (see watchdog.py).
     stall_seconds: int = field(default_factory=lambda: _int("WORKER_STALL_SECONDS", 180, 30))

@@ -7,7 +7,7 @@ import logging
 import threading
 import time
 
-from dccf import db, job_records
+from dccf import db, dispatch
 from dccf.queue import Notifier
 from dccf.settings import Master
 
@@ -54,13 +54,13 @@ class Sweeper:
             except Exception:  # the sweeper must outlive any single failure
                 log.exception("sweep failed")
 
-    def sweep_once(self) -> job_records.Sweep | None:
+    def sweep_once(self) -> dispatch.Sweep | None:
         """One pass; None when another replica holds the sweep lock."""
         with self._pool.transaction() as conn:
             held = conn.run("SELECT pg_try_advisory_xact_lock(:key)", key=_SWEEP_LOCK)[0][0]
             if not held:
                 return None
-            result = job_records.sweep(
+            result = dispatch.sweep(
                 conn,
                 max_attempts=self._cfg.max_attempts,
                 republish_after_seconds=self._cfg.republish_after_seconds,
@@ -71,6 +71,5 @@ class Sweeper:
         for job_id in result.requeued:
             log.warning("job %d: worker lost its lease; queued again", job_id)
         for job_id in [*result.requeued, *result.republish]:
-            # Another partition than the first notice's, which may sit behind a long job.
-            self._notifier.publish(job_id, spread=True)
+            self._notifier.publish(job_id)
         return result

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import os
 import signal
@@ -19,14 +20,17 @@ from services.worker.worker import Worker
 log = logging.getLogger("dccf.worker")
 
 
-def connect_docker(base_url: str, attempts: int = 60) -> docker.DockerClient:
+def connect_docker(base_url: str, slots: int = 1, attempts: int = 60) -> docker.DockerClient:
     """The DinD sidecar may still be starting: wait for its daemon to answer."""
+    # Each running job may hold four connections at once (build or wait, two log streams,
+    # one more call); a full pool would open and throw away a connection per call.
+    pool = max(10, 4 * slots + 2)
     for attempt in range(1, attempts + 1):
         try:
             client = (
-                docker.DockerClient(base_url=base_url, timeout=300)
+                docker.DockerClient(base_url=base_url, timeout=300, max_pool_size=pool)
                 if base_url
-                else docker.from_env(timeout=300)
+                else docker.from_env(timeout=300, max_pool_size=pool)
             )
             client.ping()
             return client
@@ -45,9 +49,14 @@ def main() -> None:
     logging.basicConfig(
         level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
+    # kafka-python narrates every connection at INFO; its warnings are what matter here.
+    logging.getLogger("kafka").setLevel(logging.WARNING)
     cfg = settings.load()
+    slots = cfg.worker.slots
+    # A connection per running job (its context, its result) and two for the loop.
+    postgres = dataclasses.replace(cfg.postgres, pool_size=max(cfg.postgres.pool_size, slots + 2))
     worker = Worker(
-        cfg, db.Pool(cfg.postgres, "dccf-worker"), connect_docker(cfg.worker.docker_host)
+        cfg, db.Pool(postgres, "dccf-worker"), connect_docker(cfg.worker.docker_host, slots)
     )
     signals = 0
 
@@ -55,7 +64,7 @@ def main() -> None:
         nonlocal signals
         signals += 1
         if signals == 1:
-            log.info("signal %d: finishing the current job, then leaving", signum)
+            log.info("signal %d: finishing the running jobs, then leaving", signum)
             worker.request_stop()
         else:
             log.warning("second signal: stopping now")
@@ -73,7 +82,7 @@ def main() -> None:
     watchdog.watch(lambda: worker.progress_at, cfg.worker.stall_seconds, on_stall)
     signal.signal(signal.SIGTERM, on_signal)
     signal.signal(signal.SIGINT, on_signal)
-    log.info("worker %s starting", cfg.worker.worker_id)
+    log.info("worker %s starting with %d slot(s)", cfg.worker.worker_id, slots)
     ran = worker.run()
     log.info("worker %s stopped after %d jobs", cfg.worker.worker_id, ran)
 

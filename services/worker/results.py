@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import logging
 
-from dccf import db, filestore, job_records
+from dccf import db, filestore, job_results
 from dccf.jobs import LogStream
-from services.worker.runner import RunOutcome
+from services.worker.run_spec import RunOutcome
 
 log = logging.getLogger(__name__)
 
@@ -14,7 +14,7 @@ log = logging.getLogger(__name__)
 def store_outcome(pool: db.Pool, job_id: int, attempt: int, outcome: RunOutcome) -> bool:
     """Write everything or nothing; False if a newer attempt owns the job (we lost the lease)."""
     with pool.transaction() as conn:
-        if not job_records.lock_attempt(conn, job_id, attempt):
+        if not job_results.lock_attempt(conn, job_id, attempt):
             log.warning(
                 "job %d attempt %d is no longer ours; its result is dropped", job_id, attempt
             )
@@ -24,10 +24,10 @@ def store_outcome(pool: db.Pool, job_id: int, attempt: int, outcome: RunOutcome)
             (LogStream.STDOUT, outcome.stdout),
             (LogStream.STDERR, outcome.stderr),
         ):
-            job_records.store_log(conn, job_id, stream, capped.data, capped.dropped)
+            job_results.store_log(conn, job_id, stream, capped.data, capped.dropped)
         for output in outcome.outputs:
             with output.local_path.open("rb") as stream_in:
                 filestore.store(conn, job_id, "output", output.path, stream_in)
-        return job_records.finish(
+        return job_results.finish(
             conn, job_id, attempt, outcome.status, outcome.reason, outcome.exit_code
         )

@@ -1,8 +1,12 @@
-"""The worker loop: consume → claim → commit → run (paused, still polling) → store.
+"""The worker loop: claim the best queued jobs into free slots, run each in a thread of its own,
+keep their leases and live logs fresh, store each result fenced by its attempt.
 
-Kafka only says "job N may be ready"; the conditional claim in Postgres decides who runs
-it. The offset is committed right after the claim, because from then on Postgres owns the
-job: if this worker dies, the lease runs out and the master's sweeper queues it again.
+One `while` loop (rq's shape): reap finished jobs → claim while a slot is free → once a second
+renew leases and store live logs → tidy the engine → sleep until woken. It is woken by a Kafka
+notice (a new job), by a job ending (a slot freed), or by the one-second tick, which is also
+when an idle worker looks for queued jobs on its own: a lost notice delays a job by a second.
+Postgres decides who runs what (`dispatch.claim_next`); from a claim on, Postgres owns the job:
+if this worker dies its leases run out and the master's sweeper queues the jobs again.
 """
 
 from __future__ import annotations
@@ -12,42 +16,56 @@ import tempfile
 import threading
 import time
 from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import IO, Protocol, TypeVar
 
 import docker
-from kafka import ConsumerRebalanceListener, KafkaConsumer, TopicPartition
-from kafka.errors import KafkaError
-from kafka.structs import OffsetAndMetadata
 
-from dccf import db, filestore, job_records, queue
+from dccf import db, dispatch, filestore
+from dccf.backoff import Backoff
+from dccf.dispatch import Held
 from dccf.job_records import JobRecord
 from dccf.jobs import JobStatus, Reason
 from dccf.settings import Settings
-from services.worker import runner
+from services.worker import leases, runner
+from services.worker.engine_lock import EngineLock
+from services.worker.housekeeping import Housekeeping
+from services.worker.live_logs import LiveLogs
+from services.worker.logs import CappedLog
 from services.worker.results import store_outcome
+from services.worker.run_spec import RunOutcome, RunSpec, image_tag
+from services.worker.wakeups import KafkaWakeups
 
 log = logging.getLogger(__name__)
 
-_CONTEXT_PATH = "context.tar"
-_POLL_WHILE_BUSY_S = 0.2
-# Renewing the lease also reads the cancel flag: once a second stops a cancelled job fast.
-_RENEW_EVERY_S = 1.0
-_PRUNE_CHECK_EVERY_S = 60.0
+CONTEXT_PATH = "context.tar"
+TICK_SECONDS = 1.0
+T = TypeVar("T")
 
 
-class _RepauseOnAssign(ConsumerRebalanceListener):
-    """Partitions gained in a rebalance arrive unpaused; a busy worker must not fetch them."""
+class Wakeups(Protocol):
+    def start(self) -> None: ...
+    def close(self) -> None: ...
 
-    def __init__(self, worker: Worker) -> None:
-        self.worker = worker
 
-    def on_partitions_revoked(self, revoked: set[TopicPartition]) -> None:
-        return None
+@dataclass
+class Slot:
+    """A job this worker runs, and what the loop and the job's thread share about it."""
 
-    def on_partitions_assigned(self, assigned: set[TopicPartition]) -> None:
-        if self.worker.busy and assigned:
-            self.worker.consumer.pause(*assigned)
+    job: JobRecord
+    logs: LiveLogs
+    cancel: threading.Event = field(default_factory=threading.Event)
+    # Set by the loop when the lease is gone: the thread stops and stores nothing.
+    lost: threading.Event = field(default_factory=threading.Event)
+    # Set by the thread once it stores the result: no more lease or log writes for it.
+    storing: threading.Event = field(default_factory=threading.Event)
+    future: Future[str] | None = None
+
+    @property
+    def held(self) -> Held:
+        return Held(self.job.id, self.job.attempt)
 
 
 class Worker:
@@ -56,232 +74,206 @@ class Worker:
         cfg: Settings,
         pool: db.Pool,
         docker_client: docker.DockerClient,
-        consumer_factory: Callable[[], KafkaConsumer] | None = None,
+        wakeups: Callable[[Callable[[], None]], Wakeups] | None = None,
     ) -> None:
         self.cfg = cfg
         self.pool = pool
         self.docker = docker_client
-        self.busy = False
-        # When the main loop last moved: a poll returned or a Postgres retry went round.
+        self.name = cfg.worker.worker_id
+        # When the loop last went round; the watchdog ends a worker whose loop stalls.
         self.progress_at = time.monotonic()
-        self._next_prune_check = 0.0
-        self._kafka_away = False
+        self._slots: dict[int, Slot] = {}
+        self._wake = threading.Event()
         self._stop = threading.Event()
-        self._make_consumer = consumer_factory or (
-            lambda: queue.consumer(cfg.kafka, client_id=cfg.worker.worker_id)
+        self._engine = EngineLock(cfg.worker.docker_host)
+        self._housekeeping = Housekeeping(
+            docker_client,
+            self._engine,
+            self.name,
+            int(cfg.worker.prune_threshold_gb * 1e9),
         )
-        self.consumer: KafkaConsumer = None  # type: ignore[assignment]
+        self._make_wakeups = wakeups or (
+            lambda wake: KafkaWakeups(cfg.kafka, client_id=self.name, wake=wake)
+        )
+        self._claims = Backoff(first=0.5, cap=min(10.0, cfg.worker.lease_seconds / 3))
+        self._claim_after = 0.0
+        self._db_away = False
+
+    @property
+    def busy(self) -> int:
+        """How many jobs run now."""
+        return len(self._slots)
 
     def request_stop(self) -> None:
-        """Finish the current job, then leave the group."""
+        """Take no more jobs; finish the running ones, then leave."""
         self._stop.set()
+        self._wake.set()
 
     def run(self, max_jobs: int | None = None, idle_timeout: float | None = None) -> int:
-        """Process jobs until asked to stop; returns how many jobs this worker ran.
+        """Run jobs until asked to stop; returns how many this worker started.
 
-        `max_jobs` and `idle_timeout` (seconds without a job) make the loop testable.
+        `max_jobs` (stop claiming after that many) and `idle_timeout` (seconds without a
+        running job) make the loop testable; either way running jobs are finished first.
         """
-        self.consumer = self._connect()
-        self.consumer.subscribe([self.cfg.kafka.topic], listener=_RepauseOnAssign(self))
-        self._remove_leftovers()
-        ran = 0
-        last_work = time.monotonic()
-        kafka_delay = 0.5
+        self._housekeeping.remove_leftovers()
+        wakeups = self._make_wakeups(self._wake.set)
+        wakeups.start()
+        started = 0
+        idle_since = time.monotonic()
+        next_tick = 0.0
+        slots = self.cfg.worker.slots
         try:
-            while not self._stop.is_set():
-                if max_jobs is not None and ran >= max_jobs:
-                    break
-                if idle_timeout is not None and time.monotonic() - last_work > idle_timeout:
-                    break
-                records = self._poll(timeout_ms=500)
-                if records is None:
-                    self._stop.wait(kafka_delay)
-                    kafka_delay = min(kafka_delay * 2, 5)
-                    continue
-                kafka_delay = 0.5
-                for partition, messages in records.items():
-                    for message in messages:
-                        if self._handle(partition, message):
-                            ran += 1
-                            last_work = time.monotonic()
+            with ThreadPoolExecutor(max_workers=slots, thread_name_prefix="job") as executor:
+                while True:
+                    self.progress_at = time.monotonic()
+                    self._reap()
+                    if self._slots:
+                        idle_since = time.monotonic()
+                    done = (
+                        self._stop.is_set()
+                        or (max_jobs is not None and started >= max_jobs)
+                        or (
+                            idle_timeout is not None
+                            and time.monotonic() - idle_since > idle_timeout
+                        )
+                    )
+                    if done and not self._slots:
+                        break
+                    if not done:
+                        room = slots - len(self._slots)
+                        if max_jobs is not None:
+                            room = min(room, max_jobs - started)
+                        started += self._fill(executor, room)
+                    if time.monotonic() >= next_tick:
+                        next_tick = time.monotonic() + TICK_SECONDS
+                        self._tick()
+                    self._housekeeping.tidy()
+                    self._wake.wait(max(0.0, min(TICK_SECONDS, next_tick - time.monotonic())))
+                    self._wake.clear()
         finally:
-            self.consumer.close()
-        return ran
+            wakeups.close()
+        self._housekeeping.tidy()
+        return started
 
-    def _poll(self, timeout_ms: int) -> dict[TopicPartition, list[Any]] | None:
-        """The consumer's poll, or None while Kafka is away.
+    # --- the loop's steps ------------------------------------------------------------------
 
-        kafka-python raises connection errors out of poll() when no broker answers (while it
-        looks for the group coordinator, say); the consumer recovers on a later poll, so the
-        worker waits for Kafka instead of exiting with its job half done.
-        """
-        try:
-            records: dict[TopicPartition, list[Any]] = self.consumer.poll(timeout_ms=timeout_ms)
-            self.progress_at = time.monotonic()
-        except KafkaError as exc:
-            self.progress_at = time.monotonic()
-            if not self._kafka_away:
-                log.warning("Kafka unavailable; polling on until it is back: %s", exc)
-            self._kafka_away = True
-            return None
-        if self._kafka_away:
-            log.info("Kafka is back")
-            self._kafka_away = False
-        return records
-
-    def _connect(self) -> KafkaConsumer:
-        delay = 0.5
-        while True:
+    def _fill(self, executor: ThreadPoolExecutor, room: int) -> int:
+        """Claim up to `room` jobs, best first, and start each in a thread."""
+        claimed = 0
+        while claimed < room and time.monotonic() >= self._claim_after:
             try:
-                return self._make_consumer()
-            except KafkaError as exc:
-                if self._stop.is_set():
-                    raise
-                log.warning("Kafka not reachable, retrying in %.1f s: %s", delay, exc)
-                time.sleep(delay)
-                delay = min(delay * 2, 10)
+                with self.pool.connection() as conn:
+                    job = dispatch.claim_next(conn, self.name, self.cfg.worker.lease_seconds)
+            except db.DatabaseUnavailable as exc:
+                self._postgres_away(exc)
+                self._claim_after = time.monotonic() + self._claims.delay()
+                break
+            self._postgres_back()
+            if job is None:
+                break
+            log.info("job %d: claimed (attempt %d)", job.id, job.attempt)
+            slot = Slot(job, LiveLogs(self.cfg.limits.log_cap_bytes))
+            self._slots[job.id] = slot
+            slot.future = executor.submit(self._execute, slot)
+            claimed += 1
+        return claimed
 
-    def _handle(self, partition: TopicPartition, message: Any) -> bool:
-        job_id = queue.decode(message.value)
-        job = None
-        if job_id is not None:
-            job = self._retry_db(lambda: self._claim(job_id), f"claiming job {job_id}")
-        # Commit only after the claim: from here on Postgres owns the job. A commit lost to a
-        # Kafka outage or a rebalance only means this notice comes again, and its claim fails.
+    def _reap(self) -> None:
+        for job_id, slot in list(self._slots.items()):
+            if slot.future is not None and slot.future.done():
+                del self._slots[job_id]
+                error = slot.future.exception()
+                if error is not None:
+                    log.error("job %d: its thread failed", job_id, exc_info=error)
+
+    def _tick(self) -> None:
+        """Renew the leases and store the live logs of the jobs running, once a second."""
+        active = [slot for slot in self._slots.values() if not slot.storing.is_set()]
         try:
-            self.consumer.commit({partition: OffsetAndMetadata(message.offset + 1, "", -1)})
-        except KafkaError as exc:
-            log.warning("committing the notice of job %s failed: %s", job_id, exc)
-        if job is None:
-            return False
-        log.info("job %d: claimed (attempt %d)", job.id, job.attempt)
-        self._execute(job)
-        return True
-
-    def _claim(self, job_id: int) -> JobRecord | None:
-        with self.pool.connection() as conn:
-            return job_records.claim(
-                conn, job_id, self.cfg.worker.worker_id, self.cfg.worker.lease_seconds
+            state = leases.renew(
+                self.pool, [slot.held for slot in active], self.cfg.worker.lease_seconds
             )
+            leases.store_logs(self.pool, [(slot.held, slot.logs) for slot in active])
+        except db.DatabaseUnavailable as exc:
+            # The jobs go on; the master gives leases a grace period after an outage.
+            self._postgres_away(exc)
+            return
+        self._postgres_back()
+        for slot in active:
+            if slot.job.id not in state.held and not slot.storing.is_set():
+                log.warning("job %d: lease lost to another attempt; dropping this run", slot.job.id)
+                slot.lost.set()
+                slot.cancel.set()
+            elif slot.job.id in state.cancel:
+                slot.cancel.set()
 
-    def _execute(self, job: JobRecord) -> None:
-        self.busy = True
-        assignment = self.consumer.assignment()
-        if assignment:
-            self.consumer.pause(*assignment)
+    def _postgres_away(self, exc: Exception) -> None:
+        if not self._db_away:
+            log.warning("Postgres unavailable; running jobs go on: %s", exc)
+        self._db_away = True
+
+    def _postgres_back(self) -> None:
+        if self._db_away:
+            log.info("Postgres is back")
+        self._db_away = False
+        self._claims.reset()
+
+    # --- a job's thread --------------------------------------------------------------------
+
+    def _execute(self, slot: Slot) -> str:
+        """Run the job and store its result; returns how it ended, for the log."""
+        job = slot.job
         try:
             with tempfile.TemporaryDirectory(prefix=f"dccf-job-{job.id}-") as tmp:
-                outcome = self._run_while_polling(job, Path(tmp))
-                if outcome is not None:
-                    stored = self._retry_db(
-                        lambda: store_outcome(self.pool, job.id, job.attempt, outcome),
-                        f"storing the result of job {job.id}",
-                    )
-                    if stored:
-                        log.info("job %d: %s %s", job.id, outcome.status, outcome.reason or "")
-        finally:
-            self.busy = False
-            paused = self.consumer.paused()
-            if paused:
-                self.consumer.resume(*paused)
-        self._prune_now_and_then()
-
-    def _remove_leftovers(self) -> None:
-        """A previous run of this worker killed mid-job left its container running."""
-        try:
-            removed = runner.remove_leftovers(self.docker, self.cfg.worker.worker_id)
-        except runner.EngineError as exc:
-            log.warning("could not remove leftovers of an earlier run: %s", exc)
-            return
-        if removed:
-            log.info("removed %d leftover containers and images of an earlier run", removed)
-
-    def _prune_now_and_then(self) -> None:
-        # Asking the daemon for its disk use takes 40-80 ms: not after every job.
-        if time.monotonic() < self._next_prune_check:
-            return
-        self._next_prune_check = time.monotonic() + _PRUNE_CHECK_EVERY_S
-        try:
-            runner.prune_if_needed(self.docker, int(self.cfg.worker.prune_threshold_gb * 1e9))
-        except runner.EngineError as exc:
-            log.warning("pruning the docker daemon failed; retried later: %s", exc)
-
-    def _run_while_polling(self, job: JobRecord, workdir: Path) -> runner.RunOutcome | None:
-        """Run the job in a thread; meanwhile keep the consumer in its group and the lease fresh."""
-        cancelled = threading.Event()
-        finished = threading.Event()
-        lost = False
-        result: dict[str, Any] = {}
-
-        def target() -> None:
-            try:
-                with self._context(job.id, workdir) as context:
-                    result["outcome"] = runner.run_job(
-                        self.docker, self._spec(job), context, workdir, cancelled
-                    )
-            except Exception as exc:  # reported as the job's internal_error below
-                result["error"] = exc
-            finally:
-                finished.set()
-
-        thread = threading.Thread(target=target, name=f"job-{job.id}", daemon=True)
-        thread.start()
-        next_renewal = time.monotonic() + _RENEW_EVERY_S
-        while not finished.wait(_POLL_WHILE_BUSY_S):
-            self._poll_paused()
-            if time.monotonic() >= next_renewal:
-                next_renewal = time.monotonic() + _RENEW_EVERY_S
-                state = self._renew(job)
-                if state is None:
-                    lost = True
-                    cancelled.set()
-                elif state:
-                    cancelled.set()
-        thread.join()
-        if lost:
-            log.warning("job %d: lease lost to another attempt; dropping this run", job.id)
-            return None
-        if "error" in result:
-            log.exception("job %d: internal error", job.id, exc_info=result["error"])
-            return _internal_error(result["error"])
-        outcome: runner.RunOutcome = result["outcome"]
-        return outcome
-
-    def _poll_paused(self) -> None:
-        # Paused partitions return nothing; anything that slipped through (a partition
-        # assigned between pause and poll) is rewound so it is not skipped.
-        for partition, messages in (self._poll(timeout_ms=0) or {}).items():
-            if messages:
-                self.consumer.seek(partition, messages[0].offset)
-                self.consumer.pause(partition)
-
-    def _renew(self, job: JobRecord) -> bool | None:
-        """True if cancel was asked, None if the job is no longer ours, False otherwise."""
-        try:
-            with self.pool.connection() as conn:
-                return job_records.renew_lease(
-                    conn, job.id, job.attempt, self.cfg.worker.lease_seconds
+                outcome = self._run(slot, Path(tmp))
+                if slot.lost.is_set():
+                    return "lost"
+                slot.storing.set()
+                stored = self._retry_db(
+                    lambda: store_outcome(self.pool, job.id, job.attempt, outcome),
+                    f"storing the result of job {job.id}",
                 )
-        except db.DatabaseUnavailable as exc:
-            log.warning("job %d: cannot renew the lease: %s", job.id, exc)
-            return False
+        finally:
+            self._housekeeping.discard(image_tag(job.id, job.attempt))
+            self._wake.set()
+        ended = f"{outcome.status} {outcome.reason or ''}".strip()
+        if stored:
+            log.info("job %d: %s", job.id, ended)
+        return ended if stored else "lost"
 
-    def _context(self, job_id: int, workdir: Path) -> Any:
+    def _run(self, slot: Slot, workdir: Path) -> RunOutcome:
+        job = slot.job
+        try:
+            with self._context(job.id, workdir) as context:
+                return runner.run_job(
+                    self.docker,
+                    self._spec(job),
+                    context,
+                    workdir,
+                    slot.cancel,
+                    slot.logs,
+                    self._engine,
+                )
+        except Exception as exc:  # the job ends internal_error; the worker goes on
+            log.exception("job %d: internal error", job.id)
+            return _internal_error(exc)
+
+    def _context(self, job_id: int, workdir: Path) -> IO[bytes]:
         """The stored build context, spooled to a local file so the build can stream it.
 
-        A Postgres outage while reading it is waited out, like a claim's: it is no fault of
-        the job's, which must not end `failed` for it.
+        A Postgres outage while reading it is waited out: it is no fault of the job's, which
+        must not end `failed` for it.
         """
         return self._retry_db(
             lambda: self._spool_context(job_id, workdir),
             f"reading the build context of job {job_id}",
         )
 
-    def _spool_context(self, job_id: int, workdir: Path) -> Any:
+    def _spool_context(self, job_id: int, workdir: Path) -> IO[bytes]:
         spool = tempfile.TemporaryFile(dir=workdir)  # noqa: SIM115 - the caller closes it
         try:
             with self.pool.connection() as conn:
-                stored = filestore.find(conn, job_id, "context", _CONTEXT_PATH)
+                stored = filestore.find(conn, job_id, "context", CONTEXT_PATH)
             if stored is None:
                 raise RuntimeError(f"job {job_id} has no stored build context")
             for chunk in filestore.chunks(self.pool, stored.id):
@@ -292,9 +284,9 @@ class Worker:
         spool.seek(0)
         return spool
 
-    def _spec(self, job: JobRecord) -> runner.RunSpec:
+    def _spec(self, job: JobRecord) -> RunSpec:
         limits = self.cfg.limits
-        return runner.RunSpec(
+        return RunSpec(
             job_id=job.id,
             attempt=job.attempt,
             limits=job.limits,
@@ -302,35 +294,33 @@ class Worker:
             pids_limit=limits.pids,
             log_cap_bytes=limits.log_cap_bytes,
             max_output_bytes=limits.max_output_bytes,
-            worker=self.cfg.worker.worker_id,
+            worker=self.name,
         )
 
-    def _retry_db(self, action: Callable[[], Any], what: str) -> Any:
-        """Postgres outages are waited out: a claim or a result must not be dropped.
+    def _retry_db(self, action: Callable[[], T], what: str) -> T:
+        """Postgres outages are waited out: a result or a context read must not be dropped.
 
         Retries come at least every third of a lease, so a result is stored well within the
         master's grace after an outage, before the job would count as lost.
         """
-        delay = 0.5
-        longest = min(10.0, self.cfg.worker.lease_seconds / 3)
+        backoff = Backoff(first=0.5, cap=min(10.0, self.cfg.worker.lease_seconds / 3))
         while True:
-            self.progress_at = time.monotonic()  # waiting on purpose is not a hang
             try:
                 return action()
             except db.DatabaseUnavailable as exc:
+                delay = backoff.delay()
                 log.warning("%s: Postgres unavailable, retrying in %.1f s: %s", what, delay, exc)
                 time.sleep(delay)
-                delay = min(delay * 2, longest)
 
 
-def _internal_error(exc: BaseException) -> runner.RunOutcome:
+def _internal_error(exc: BaseException) -> RunOutcome:
     message = f"DCCF worker error: {type(exc).__name__}: {exc}\n".encode()
-    empty = runner.CappedLog(b"", 0)
-    return runner.RunOutcome(
+    empty = CappedLog(b"", 0)
+    return RunOutcome(
         status=JobStatus.FAILED,
         reason=Reason.INTERNAL_ERROR,
         exit_code=None,
-        build_log=runner.CappedLog(message, 0),
+        build_log=CappedLog(message, 0),
         stdout=empty,
         stderr=empty,
         outputs=[],

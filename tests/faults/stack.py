@@ -5,8 +5,7 @@ Components are stopped and started through `scripts/dev stop/start`, as a user w
 are `kill -9` of the PIDs in the stack's `run/*.pid` (`.dccf/test/` when `scripts/dev test`
 runs them; it says where in `DCCF_DEV_STATE`). `restore()` brings back whatever a test took
 away, and `wait_healthy()` waits until the stack serves again: every component runs, the
-master is ready, every broker is back in every partition's in-sync set, and every worker is
-in the consumer group.
+master is ready, and every broker is back in every partition's in-sync set.
 """
 
 from __future__ import annotations
@@ -221,11 +220,6 @@ class LocalStack:
         ]
         if short or not topic["partitions"]:
             return f"partitions {short} of the jobs topic lack a leader or a full in-sync set"
-        group = admin.describe_groups([self.settings.kafka.group])[self.settings.kafka.group]
-        members = sorted(m["client_id"] for m in group["members"])
-        wanted = sorted(self.worker_id(name) for name in self.worker_names)
-        if group["group_state"] != "Stable" or members != wanted:
-            return f"consumer group is {group['group_state']} with {members}, expected {wanted}"
         return None
 
     # --- Kafka -----------------------------------------------------------------------------
@@ -248,19 +242,6 @@ class LocalStack:
         with self.admin() as admin:
             topic = admin.describe_topics([self.settings.kafka.topic])[0]
         return {p["partition_index"]: p["leader_id"] for p in topic["partitions"]}
-
-    def group_coordinator(self) -> int:
-        """The broker coordinating the workers' group: the leader of the `__consumer_offsets`
-        partition the group id hashes to (Java's String.hashCode, as the broker computes it)."""
-        with self.admin() as admin:
-            offsets = admin.describe_topics(["__consumer_offsets"])[0]["partitions"]
-        leaders = {p["partition_index"]: p["leader_id"] for p in offsets}
-        code = 0
-        for char in self.settings.kafka.group:
-            code = (31 * code + ord(char)) & 0xFFFFFFFF
-        if code >= 2**31:
-            code -= 2**32
-        return leaders[(code & 0x7FFFFFFF) % len(leaders)]
 
     def notices(self, since_ms: int) -> dict[int, list[int]]:
         """Job id -> the partitions of its notices on the jobs topic since `since_ms`, in the

@@ -1,5 +1,5 @@
 """Kafka outages: all brokers stopped during a burst of submits, and one broker of three
-stopped while jobs come and go. Postgres holds the jobs; Kafka only carries notices."""
+stopped while jobs come and go. Postgres holds the jobs; Kafka only carries wake-ups."""
 
 from __future__ import annotations
 
@@ -21,24 +21,27 @@ BURST = 20
 SUBMIT_SECONDS = 2.0
 
 
-def test_burst_of_submits_while_kafka_is_down_all_complete(
+def test_jobs_submitted_while_kafka_is_down_all_run_while_it_is_down(
     client: httpx.Client, local_stack: LocalStack, settings: Settings
 ) -> None:
+    """Notices only wake workers up: idle workers also look for queued jobs by themselves, so
+    a Kafka outage slows nothing down but the wake-up."""
     local_stack.stop_kafka()
-    ids = []
-    slowest = 0.0
-    for i in range(BURST):
-        started = time.monotonic()
-        response = post_job(client, f"fault-kafka-down-{i}")
-        slowest = max(slowest, time.monotonic() - started)
-        assert response.status_code == 201, response.text
-        ids.append(response.json()["id"])
-    assert slowest < SUBMIT_SECONDS, f"a submit took {slowest:.1f} s while Kafka was down"
-    local_stack.start(*local_stack.brokers)
-
-    budget = settings.master.republish_after_seconds + settings.master.sweep_seconds + 120
-    for done in wait_terminal(client, ids, budget):
-        assert_recorded_once(client, done, attempt=1)
+    try:
+        ids = []
+        slowest = 0.0
+        for i in range(BURST):
+            started = time.monotonic()
+            response = post_job(client, f"fault-kafka-down-{i}")
+            slowest = max(slowest, time.monotonic() - started)
+            assert response.status_code == 201, response.text
+            ids.append(response.json()["id"])
+        assert slowest < SUBMIT_SECONDS, f"a submit took {slowest:.1f} s while Kafka was down"
+        for done in wait_terminal(client, ids, 180):
+            assert_recorded_once(client, done, attempt=1)
+        assert local_stack.missing() == local_stack.brokers, "Kafka came back during the test"
+    finally:
+        local_stack.start(*local_stack.brokers)
 
 
 def test_one_broker_of_three_stopped_jobs_still_flow(
@@ -49,11 +52,9 @@ def test_one_broker_of_three_stopped_jobs_still_flow(
         "`scripts/dev down && scripts/dev up --kafka-nodes 3`"
     )
     leaders = local_stack.partition_leaders()
-    coordinator = local_stack.group_coordinator()
-    # The broker whose loss hurts most: the group's coordinator if it also leads partitions
-    # of the jobs topic, else the broker leading the most of them.
+    # The broker whose loss hurts most: the one leading the most partitions of the jobs topic.
     led = {node: sum(1 for leader in leaders.values() if leader == node) for node in (1, 2, 3)}
-    victim = coordinator if led[coordinator] else max(led, key=lambda node: led[node])
+    victim = max(led, key=lambda node: led[node])
     local_stack.stop(f"kafka-{victim}")
     try:
         moved = local_stack.partition_leaders()

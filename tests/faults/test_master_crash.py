@@ -2,7 +2,8 @@
 
 Kafka is stopped before the submit, so no notice can leave the master; the master then gets
 SIGKILL, which loses the notices it was still holding in memory. The jobs are in Postgres and
-nowhere in Kafka; the restarted master's sweeper must publish them again.
+nowhere in Kafka; idle workers find them by themselves (and the restarted master's sweeper
+publishes those still queued again).
 """
 
 from __future__ import annotations
@@ -13,7 +14,6 @@ import httpx
 import pytest
 
 from dccf import db, job_records
-from dccf.jobs import JobStatus
 from dccf.settings import Settings
 
 from .jobs import assert_recorded_once, submit, wait_terminal
@@ -31,15 +31,13 @@ def test_jobs_committed_but_never_produced_complete_after_a_master_crash(
     local_stack.kill9("master")
     ids = [job["id"] for job in jobs]
 
-    # Committed: the rows are there, queued, with the master gone.
+    # Committed: the rows are there with the master gone (idle workers may have taken them).
     conn = db.connect(settings.postgres, "dccf-fault-tests")
     try:
         stored = {job_id: job_records.get(conn, job_id) for job_id in ids}
     finally:
         conn.close()
-    assert all(job is not None and job.status is JobStatus.QUEUED for job in stored.values()), (
-        stored
-    )
+    assert all(job is not None and job.attempt <= 1 for job in stored.values()), stored
 
     # Never produced: with Kafka back (and the master still dead) the topic has no notice.
     local_stack.start(*local_stack.brokers)
@@ -50,4 +48,3 @@ def test_jobs_committed_but_never_produced_complete_after_a_master_crash(
     budget = settings.master.republish_after_seconds + settings.master.sweep_seconds + 60
     for done in wait_terminal(client, ids, budget):
         assert_recorded_once(client, done, attempt=1)
-    assert set(ids) <= set(local_stack.notices(since_ms)), "the sweeper's notices are missing"

@@ -3,18 +3,21 @@
 Started by `scripts/dev up` (its `env` command prints the DCCF_* variables). A missing
 service fails the tests with a message saying so; it never skips them.
 
-Each test module gets a database, a topic and a consumer group of its own: the stack's
-master and workers never see its jobs, and it never sees theirs.
+Each test module gets a database and a topic of its own: the stack's master and workers never
+see its jobs, and it never sees theirs.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import threading
 import uuid
 from collections.abc import Iterator
+from pathlib import Path
 
 import docker
 import pytest
+from job_runs import Run, assert_cleaned_up, make_context, make_spec, tidy
 from kafka.admin import KafkaAdminClient, NewTopic
 from kafka.errors import KafkaError
 from starlette.testclient import TestClient
@@ -22,6 +25,11 @@ from starlette.testclient import TestClient
 from dccf import db, schema, settings
 from dccf.settings import Settings
 from services.master.app import create_app
+from services.worker.engine_lock import EngineLock
+from services.worker.housekeeping import Housekeeping
+from services.worker.live_logs import LiveLogs
+from services.worker.run_spec import RunOutcome, RunSpec
+from services.worker.runner import run_job
 
 pytestmark = pytest.mark.integration
 
@@ -38,9 +46,7 @@ def cfg() -> Iterator[Settings]:
     except db.DatabaseUnavailable as exc:
         pytest.fail(f"Postgres is not reachable: {exc}; {_HINT}")
     admin_db.run(f"CREATE DATABASE {name}")
-    kafka = dataclasses.replace(
-        base.kafka, topic=f"dccf-it-{suffix}", group=f"dccf-it-{suffix}", session_timeout_ms=6000
-    )
+    kafka = dataclasses.replace(base.kafka, topic=f"dccf-it-{suffix}")
     try:
         admin = KafkaAdminClient(bootstrap_servers=kafka.servers, request_timeout_ms=10000)
     except KafkaError as exc:
@@ -89,3 +95,52 @@ def docker_client() -> docker.DockerClient:
 def api(cfg: Settings, pool: db.Pool) -> Iterator[TestClient]:
     with TestClient(create_app(cfg)) as client:
         yield client
+
+
+@pytest.fixture(scope="session")
+def engine() -> EngineLock:
+    """The lock every worker on the engine shares, as a worker would take it."""
+    return EngineLock(settings.load().worker.docker_host)
+
+
+@pytest.fixture
+def housekeeping(docker_client: docker.DockerClient, engine: EngineLock) -> Housekeeping:
+    return Housekeeping(docker_client, engine, "runner-tests", prune_threshold_bytes=10**15)
+
+
+@pytest.fixture
+def run(
+    docker_client: docker.DockerClient,
+    engine: EngineLock,
+    housekeeping: Housekeeping,
+    tmp_path: Path,
+) -> Iterator[Run]:
+    """Run a Dockerfile as a job, as the worker does; afterwards check that nothing of the
+    job is left once the engine is tidied."""
+    specs: list[RunSpec] = []
+
+    def _run(
+        dockerfile: str,
+        spec: RunSpec | None = None,
+        cancelled: threading.Event | None = None,
+        files: dict[str, bytes] | None = None,
+    ) -> RunOutcome:
+        spec = spec or make_spec()
+        specs.append(spec)
+        try:
+            return run_job(
+                docker_client,
+                spec,
+                make_context(dockerfile, files),
+                tmp_path,
+                cancelled or threading.Event(),
+                LiveLogs(spec.log_cap_bytes),
+                engine,
+            )
+        finally:
+            housekeeping.discard(spec.tag)
+
+    yield _run
+    tidy(housekeeping)
+    for spec in specs:
+        assert_cleaned_up(docker_client, spec)

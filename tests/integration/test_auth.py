@@ -15,9 +15,10 @@ from collections.abc import Iterator
 
 import httpx
 import pytest
+from job_runs import claim
 from starlette.testclient import TestClient
 
-from dccf import db, filestore, job_records
+from dccf import db, filestore, job_records, job_results
 from dccf.jobs import JobStatus, LogStream
 from dccf.settings import Settings
 from services.master.app import create_app
@@ -59,11 +60,10 @@ def submit(client: TestClient, headers: dict[str, str], name: str = "job") -> in
 def finish_with_output(pool: db.Pool, job_id: int) -> None:
     """What a worker records for a job that succeeded: logs, one output file, the status."""
     with pool.transaction() as conn:
-        claimed = job_records.claim(conn, job_id, "auth-test-worker", 30)
-        assert claimed is not None
+        claimed = claim(conn, job_id, "auth-test-worker")
         filestore.store(conn, job_id, "output", "result.txt", io.BytesIO(OUTPUT))
-        job_records.store_log(conn, job_id, LogStream.STDOUT, b"done\n", 0)
-        assert job_records.finish(conn, job_id, claimed.attempt, JobStatus.SUCCEEDED, None, 0)
+        job_results.store_log(conn, job_id, LogStream.STDOUT, b"done\n", 0)
+        assert job_results.finish(conn, job_id, claimed.attempt, JobStatus.SUCCEEDED, None, 0)
 
 
 @pytest.fixture(scope="module")

@@ -534,7 +534,6 @@ def _env(cfg: Settings, port: int) -> dict[str, str]:
         "DCCF_PG_DATABASE": cfg.postgres.database,
         "DCCF_KAFKA_BOOTSTRAP": cfg.kafka.bootstrap,
         "DCCF_KAFKA_TOPIC": cfg.kafka.topic,
-        "DCCF_KAFKA_GROUP": cfg.kafka.group,
         "DCCF_API_TOKENS": ",".join(f"{p}:{t}" for t, p in cfg.master.api_tokens.items()),
         "DCCF_MAX_UPLOAD_MB": str(cfg.limits.max_upload_bytes // MIB),
         "DCCF_SWEEP_SECONDS": "3600",

@@ -8,10 +8,11 @@ import threading
 import time
 
 import pytest
+from job_runs import claim
 from kafka import KafkaConsumer
 from starlette.testclient import TestClient
 
-from dccf import db, filestore, job_records, queue
+from dccf import db, filestore, job_results, queue
 from dccf.jobs import JobStatus
 from dccf.settings import Settings
 
@@ -44,7 +45,7 @@ def test_submission_stores_job_and_context_and_announces_it(
     listener = KafkaConsumer(
         cfg.kafka.topic,
         bootstrap_servers=cfg.kafka.servers,
-        group_id=f"{cfg.kafka.group}-listener",
+        group_id=f"{cfg.kafka.topic}-listener",
         auto_offset_reset="earliest",
         consumer_timeout_ms=15000,
     )
@@ -107,9 +108,8 @@ def test_long_poll_wakes_on_the_status_change(api: TestClient, pool: db.Pool) ->
     def finish_soon() -> None:
         time.sleep(0.5)
         with pool.connection() as conn:
-            claimed = job_records.claim(conn, job_id, "it-worker", 30)
-            assert claimed is not None
-            job_records.finish(conn, job_id, claimed.attempt, JobStatus.SUCCEEDED, None, 0)
+            claimed = claim(conn, job_id, "it-worker")
+            job_results.finish(conn, job_id, claimed.attempt, JobStatus.SUCCEEDED, None, 0)
 
     finisher = threading.Thread(target=finish_soon)
     started = time.monotonic()

@@ -6,102 +6,20 @@ Every Dockerfile starts from the one local base image and needs no network.
 from __future__ import annotations
 
 import hashlib
-import io
-import itertools
 import random
-import tarfile
 import threading
 import time
-from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import docker
 import pytest
+from job_runs import BASE, Run, make_spec
 
-from dccf.jobs import JobLimits, JobStatus, Network, Reason
+from dccf.jobs import JobStatus, Network, Reason
 from services.worker.logs import dropped_line
-from services.worker.runner import (
-    LABEL_JOB,
-    RunOutcome,
-    RunSpec,
-    image_tag,
-    prune_if_needed,
-    remove_leftovers,
-    run_job,
-)
+from services.worker.run_spec import LABEL_JOB
 
 pytestmark = pytest.mark.integration
-
-BASE = "FROM debian:bookworm-slim\n"
-# Far above the ids a local stack hands out, so a running worker never shares our tags.
-_ids = itertools.count(random.randrange(10**9, 2 * 10**9, 1000))
-
-
-def make_context(dockerfile: str, files: dict[str, bytes] | None = None) -> io.BytesIO:
-    buffer = io.BytesIO()
-    with tarfile.open(fileobj=buffer, mode="w") as archive:
-        for name, data in {"Dockerfile": dockerfile.encode(), **(files or {})}.items():
-            entry = tarfile.TarInfo(name)
-            entry.size = len(data)
-            archive.addfile(entry, io.BytesIO(data))
-    buffer.seek(0)
-    return buffer
-
-
-def make_spec(
-    *,
-    timeout: int = 20,
-    memory_mb: int = 128,
-    network: Network = Network.NONE,
-    pids: int = 64,
-    log_cap: int = 64 * 1024,
-    max_output: int = 10 * 1024 * 1024,
-    build_args: dict[str, str] | None = None,
-) -> RunSpec:
-    return RunSpec(
-        job_id=next(_ids),
-        attempt=1,
-        limits=JobLimits(timeout, memory_mb, 1.0, network),
-        build_args=build_args or {},
-        pids_limit=pids,
-        log_cap_bytes=log_cap,
-        max_output_bytes=max_output,
-    )
-
-
-Run = Callable[..., RunOutcome]
-
-
-@pytest.fixture
-def run(docker_client: docker.DockerClient, tmp_path: Path) -> Iterator[Run]:
-    """Run a Dockerfile as a job; afterwards check that nothing of the job is left."""
-    specs: list[RunSpec] = []
-
-    def _run(
-        dockerfile: str,
-        spec: RunSpec | None = None,
-        cancelled: threading.Event | None = None,
-        files: dict[str, bytes] | None = None,
-    ) -> RunOutcome:
-        spec = spec or make_spec()
-        specs.append(spec)
-        return run_job(
-            docker_client,
-            spec,
-            make_context(dockerfile, files),
-            tmp_path,
-            cancelled or threading.Event(),
-        )
-
-    yield _run
-    for spec in specs:
-        assert_cleaned_up(docker_client, spec)
-
-
-def assert_cleaned_up(client: docker.DockerClient, spec: RunSpec) -> None:
-    label = f"{LABEL_JOB}={spec.job_id}"
-    assert client.containers.list(all=True, filters={"label": label}) == []
-    assert client.images.list(name=image_tag(spec.job_id, spec.attempt)) == []
 
 
 def test_success_keeps_streams_apart_and_copies_output_exactly(run: Run, tmp_path: Path) -> None:
@@ -377,53 +295,6 @@ def test_identical_resubmission_builds_from_cache(run: Run) -> None:
     assert b"Using cache" in second.build_log.data
     assert time.monotonic() - started < 2
     assert first.stdout == second.stdout
-
-
-def test_remove_leftovers_of_one_worker_spares_the_others(
-    docker_client: docker.DockerClient,
-) -> None:
-    mine, theirs = make_spec(), make_spec()
-    for spec, worker in ((mine, "crashed-worker"), (theirs, "busy-worker")):
-        tag = image_tag(spec.job_id, spec.attempt)
-        docker_client.images.get("debian:bookworm-slim").tag(tag)
-        docker_client.containers.create(
-            tag,
-            ["true"],
-            labels={LABEL_JOB: str(spec.job_id), "dccf.attempt": "1", "dccf.worker": worker},
-        )
-    assert remove_leftovers(docker_client, "crashed-worker") == 2
-    assert_cleaned_up(docker_client, mine)
-    survivors = docker_client.containers.list(
-        all=True, filters={"label": f"{LABEL_JOB}={theirs.job_id}"}
-    )
-    assert len(survivors) == 1
-    assert remove_leftovers(docker_client, "busy-worker") == 2
-    assert_cleaned_up(docker_client, theirs)
-
-
-def test_prune_if_needed_drops_the_cache_only_past_the_threshold(
-    run: Run, docker_client: docker.DockerClient
-) -> None:
-    outcome = run(BASE + f"RUN echo {random.random()} > /cached\nCMD true\n")
-    assert outcome.status is JobStatus.SUCCEEDED
-    cached = _cached_step(outcome)
-    assert prune_if_needed(docker_client, threshold_bytes=10**15) == 0
-    assert docker_client.images.get(cached)
-    prune_if_needed(docker_client, threshold_bytes=0)
-    with pytest.raises(docker.errors.ImageNotFound):
-        docker_client.images.get(cached)
-    assert docker_client.images.get("debian:bookworm-slim")
-
-
-def _cached_step(outcome: RunOutcome) -> str:
-    """The id of the RUN step's image, which the runner keeps as build cache."""
-    lines = outcome.build_log.data.decode().splitlines()
-    step = next(i for i, line in enumerate(lines) if "RUN echo" in line)
-    return next(
-        line.split()[-1]
-        for line in lines[step:]
-        if line.startswith(" ---> ") and "Running in" not in line
-    )
 
 
 def _peak_rss_kib() -> int:

@@ -7,6 +7,7 @@ import time
 
 import docker
 import pytest
+from job_runs import claim
 from starlette.testclient import TestClient
 
 from dccf import db, job_records
@@ -39,7 +40,7 @@ def test_job_of_a_dead_worker_is_run_again_and_recorded_once(
     job_id = api.post("/v1/demo").json()["id"]
     # The worker that took it died: its claim stands, its offset is committed, its lease runs out.
     with pool.connection() as conn:
-        assert job_records.claim(conn, job_id, "dead-worker", 30) is not None
+        assert claim(conn, job_id, "dead-worker").attempt
     worker = Worker(cfg, pool, docker_client)
     assert worker.run(max_jobs=1, idle_timeout=5) == 0  # the first notice finds it running
     expire_lease(pool, job_id)
@@ -66,8 +67,8 @@ def test_attempts_run_out_as_worker_lost(pool: db.Pool, sweeper: Sweeper) -> Non
             build_args={},
         ).id
         for attempt in (1, 2):
-            claimed = job_records.claim(conn, job_id, f"crashing-{attempt}", 30)
-            assert claimed is not None and claimed.attempt == attempt
+            claimed = claim(conn, job_id, f"crashing-{attempt}")
+            assert claimed.attempt == attempt
             expire_lease(pool, job_id)
             result = sweeper.sweep_once()
             assert result is not None
@@ -77,13 +78,9 @@ def test_attempts_run_out_as_worker_lost(pool: db.Pool, sweeper: Sweeper) -> Non
     assert (job.status, job.reason) == (JobStatus.FAILED, Reason.WORKER_LOST)
 
 
-def test_lost_notice_is_sent_again(
-    api: TestClient,
-    cfg: Settings,
-    pool: db.Pool,
-    docker_client: docker.DockerClient,
-    sweeper: Sweeper,
-) -> None:
+def unannounced_job(api: TestClient, pool: db.Pool) -> int:
+    """A job stored with the demo's context, whose notice was never produced (a master crash
+    between commit and produce)."""
     with pool.connection() as conn:
         job_id = job_records.insert(
             conn,
@@ -93,7 +90,6 @@ def test_lost_notice_is_sent_again(
             callback_url=None,
             build_args={},
         ).id
-    # Same context as the demo, stored without any notice being produced.
     source = api.post("/v1/demo").json()["id"]
     pool.run(
         "UPDATE files SET job_id = :target WHERE job_id = :source AND kind = 'context'",
@@ -101,14 +97,22 @@ def test_lost_notice_is_sent_again(
         source=source,
     )
     pool.run("UPDATE jobs SET status = 'cancelled' WHERE id = :id", id=source)
-    worker = Worker(cfg, pool, docker_client)
-    worker.run(max_jobs=1, idle_timeout=5)
-    assert api.get(f"/v1/jobs/{job_id}").json()["status"] == "queued"
+    return job_id
 
+
+def test_lost_notice_is_sent_again(api: TestClient, pool: db.Pool, sweeper: Sweeper) -> None:
+    job_id = unannounced_job(api, pool)
     time.sleep(1.2)
     result = sweeper.sweep_once()
     assert result is not None and job_id in result.republish
-    assert worker.run(max_jobs=1, idle_timeout=30) == 1
+    pool.run("UPDATE jobs SET status = 'cancelled' WHERE id = :id", id=job_id)
+
+
+def test_an_idle_worker_finds_a_job_whose_notice_was_lost(
+    api: TestClient, cfg: Settings, pool: db.Pool, docker_client: docker.DockerClient
+) -> None:
+    job_id = unannounced_job(api, pool)
+    assert Worker(cfg, pool, docker_client).run(max_jobs=1, idle_timeout=30) == 1
     assert api.get(f"/v1/jobs/{job_id}").json()["status"] == "succeeded"
 
 

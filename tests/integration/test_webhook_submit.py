@@ -9,10 +9,11 @@ import hmac
 from collections.abc import Iterator
 
 import pytest
+from job_runs import claim
 from starlette.testclient import TestClient
 from webhook_receiver import Receiver
 
-from dccf import db, job_records
+from dccf import db, job_results
 from dccf.jobs import JobStatus
 from dccf.settings import Settings
 from services.master.app import create_app
@@ -78,9 +79,8 @@ def test_the_app_delivers_a_submitted_jobs_changes(
         assert answer["status_code"] == 201, answer
         job_id = int(str(answer["id"]))
         with pool.connection() as conn:
-            running = job_records.claim(conn, job_id, "w-1", 30)
-            assert running is not None
-            assert job_records.finish(conn, job_id, running.attempt, JobStatus.SUCCEEDED, None, 0)
+            running = claim(conn, job_id, "w-1")
+            assert job_results.finish(conn, job_id, running.attempt, JobStatus.SUCCEEDED, None, 0)
         hits = receiver.wait_for(2, job_id)
         final = client.get(f"/v1/jobs/{job_id}").json()
     assert [hit.job["status"] for hit in hits] == ["running", "succeeded"]

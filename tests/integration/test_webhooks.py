@@ -15,10 +15,11 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
+import job_runs
 import pytest
 from webhook_receiver import Hit, Receiver
 
-from dccf import db, job_records
+from dccf import db, dispatch, job_records, job_results
 from dccf.job_records import JobRecord
 from dccf.jobs import JobLimits, JobStatus, Reason
 from dccf.settings import Settings
@@ -76,16 +77,14 @@ def new_job(pool: db.Pool, callback_url: str | None) -> JobRecord:
         )
 
 
-def claim(pool: db.Pool, job_id: int, worker: str = "w-1") -> JobRecord:
+def start(pool: db.Pool, job_id: int, worker: str = "w-1") -> JobRecord:
     with pool.connection() as conn:
-        job = job_records.claim(conn, job_id, worker, 30)
-    assert job is not None
-    return job
+        return job_runs.claim(conn, job_id, worker)
 
 
 def finish(pool: db.Pool, job: JobRecord, status: JobStatus, reason: Reason | None = None) -> None:
     with pool.connection() as conn:
-        assert job_records.finish(conn, job.id, job.attempt, status, reason, 0 if not reason else 1)
+        assert job_results.finish(conn, job.id, job.attempt, status, reason, 0 if not reason else 1)
 
 
 def current(pool: db.Pool, job_id: int) -> JobRecord:
@@ -125,7 +124,7 @@ def test_each_change_arrives_in_order_signed_as_the_job_was_then(
     pool: db.Pool, hook_cfg: Settings, receiver: Receiver
 ) -> None:
     job = new_job(pool, receiver.url("/dccf?token=t"))
-    running = claim(pool, job.id)
+    running = start(pool, job.id)
     finish(pool, running, JobStatus.SUCCEEDED)
     # Both changes happened before any dispatcher ran: the first event still shows `running`.
     with dispatching(pool, hook_cfg):
@@ -156,7 +155,7 @@ def test_a_failing_receiver_gets_every_event_later_still_in_order(
     receiver.answer = fail_twice
     job = new_job(pool, receiver.url())
     with dispatching(pool, hook_cfg):
-        running = claim(pool, job.id)
+        running = start(pool, job.id)
         finish(pool, running, JobStatus.SUCCEEDED)
         hits = receiver.wait_for(6, job.id)
         wait_until(lambda: [row[1] for row in outbox(pool, job.id)] == ["delivered"] * 2)
@@ -183,7 +182,7 @@ def test_an_event_that_always_fails_is_given_up_and_later_ones_follow(
     receiver.answer = lambda hit: 500 if hit.job["status"] == "running" else 204
     job = new_job(pool, receiver.url())
     with dispatching(pool, hook_cfg):
-        running = claim(pool, job.id)
+        running = start(pool, job.id)
         finish(pool, running, JobStatus.FAILED, Reason.NONZERO_EXIT)
         hits = receiver.wait_for(MAX_ATTEMPTS + 1, job.id)
         wait_until(lambda: outbox(pool, job.id)[-1][1] == "delivered")
@@ -199,12 +198,12 @@ def test_requeue_after_a_lost_worker_and_cancel_are_events(
 ) -> None:
     job = new_job(pool, receiver.url())
     with dispatching(pool, hook_cfg):
-        claim(pool, job.id, "dead-worker")
+        start(pool, job.id, "dead-worker")
         pool.run(
             "UPDATE jobs SET lease_until = now() - interval '1 second' WHERE id = :id", id=job.id
         )
         with pool.transaction() as conn:
-            swept = job_records.sweep(conn, max_attempts=3, republish_after_seconds=3600)
+            swept = dispatch.sweep(conn, max_attempts=3, republish_after_seconds=3600)
         assert job.id in swept.requeued
         with pool.connection() as conn:
             assert job_records.request_cancel(conn, job.id, "") is not None
@@ -217,7 +216,7 @@ def test_requeue_after_a_lost_worker_and_cancel_are_events(
 def test_a_job_without_callback_url_writes_no_events(pool: db.Pool, receiver: Receiver) -> None:
     silent, hooked = new_job(pool, None), new_job(pool, receiver.url())
     for job in (silent, hooked):
-        finish(pool, claim(pool, job.id), JobStatus.SUCCEEDED)
+        finish(pool, start(pool, job.id), JobStatus.SUCCEEDED)
     assert outbox(pool, silent.id) == []
     assert [row[:2] for row in outbox(pool, hooked.id)] == [
         ("running", "pending"),
@@ -232,7 +231,7 @@ def test_two_dispatchers_deliver_each_event_once_in_order(
 ) -> None:
     jobs = [new_job(pool, receiver.url()) for _ in range(20)]
     with dispatching(pool, hook_cfg), dispatching(pool, hook_cfg):
-        running = [claim(pool, job.id) for job in jobs]
+        running = [start(pool, job.id) for job in jobs]
         for index, job in enumerate(running):
             if index % 2:
                 finish(pool, job, JobStatus.SUCCEEDED)
@@ -263,7 +262,7 @@ def test_delivery_follows_a_status_change_within_milliseconds(
         for _ in range(10):
             job = new_job(pool, receiver.url())
             before = time.time()
-            running = claim(pool, job.id)
+            running = start(pool, job.id)
             latencies.append(receiver.wait_for(1, job.id)[0].at - before)
             before = time.time()
             finish(pool, running, JobStatus.SUCCEEDED)
@@ -284,7 +283,7 @@ def test_delivery_refuses_a_name_that_resolves_to_a_private_address(
     name = socket.gethostname()
     job = new_job(pool, f"http://{name}:{receiver.port}/hook")
     with dispatching(pool, strict):
-        claim(pool, job.id)
+        start(pool, job.id)
         wait_until(lambda: outbox(pool, job.id)[0][1] == "given_up")
     assert receiver.hits() == []
     _, _, attempts, status, error = outbox(pool, job.id)[0]

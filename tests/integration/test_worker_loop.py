@@ -7,13 +7,15 @@ import time
 
 import docker
 import pytest
+from job_runs import claim
 from starlette.testclient import TestClient
 
-from dccf import db, filestore, job_records
+from dccf import db, dispatch, filestore, job_records
 from dccf.jobs import JobLimits, JobStatus
 from dccf.settings import Settings
-from services.worker import runner
+from services.worker.logs import CappedLog
 from services.worker.results import store_outcome
+from services.worker.run_spec import RunOutcome
 from services.worker.worker import Worker
 
 pytestmark = pytest.mark.integration
@@ -66,20 +68,19 @@ def test_stale_attempt_cannot_write_its_result(pool: db.Pool) -> None:
             callback_url=None,
             build_args={},
         ).id
-        first = job_records.claim(conn, job_id, "old-worker", 30)
-        assert first is not None
+        first = claim(conn, job_id, "old-worker")
         # The lease ran out and another worker took the job as attempt 2.
         conn.run("UPDATE jobs SET status = 'queued' WHERE id = :id", id=job_id)
-        second = job_records.claim(conn, job_id, "new-worker", 30)
-        assert second is not None and second.attempt == first.attempt + 1
+        second = claim(conn, job_id, "new-worker")
+        assert second.attempt == first.attempt + 1
 
-    stale = runner.RunOutcome(
+    stale = RunOutcome(
         status=JobStatus.SUCCEEDED,
         reason=None,
         exit_code=0,
-        build_log=runner.CappedLog(b"stale build", 0),
-        stdout=runner.CappedLog(b"stale", 0),
-        stderr=runner.CappedLog(b"", 0),
+        build_log=CappedLog(b"stale build", 0),
+        stdout=CappedLog(b"stale", 0),
+        stderr=CappedLog(b"", 0),
         outputs=[],
     )
     assert store_outcome(pool, job_id, first.attempt, stale) is False
@@ -132,7 +133,7 @@ def test_cancel_queued_then_conflict_then_delete(api: TestClient, pool: db.Pool)
     assert again.status_code == 409
     assert again.json()["error"]["code"] == "conflict"
     with pool.connection() as conn:
-        assert job_records.claim(conn, job_id, "late-worker", 30) is None
+        assert dispatch.claim_next(conn, "late-worker", 30) is None
 
     assert api.delete(f"/v1/jobs/{job_id}").status_code == 204
     assert api.get(f"/v1/jobs/{job_id}").status_code == 404

@@ -27,7 +27,6 @@ def worker_env(cfg: Settings) -> dict[str, str]:
         "DCCF_PG_DATABASE": cfg.postgres.database,
         "DCCF_KAFKA_BOOTSTRAP": cfg.kafka.bootstrap,
         "DCCF_KAFKA_TOPIC": cfg.kafka.topic,
-        "DCCF_KAFKA_GROUP": cfg.kafka.group,
         "DCCF_WORKER_ID": "shutdown-test-worker",
     }
 
@@ -62,4 +61,4 @@ def test_sigterm_finishes_the_running_job_then_exits(api: TestClient, cfg: Setti
     assert worker.returncode == 0, output.decode(errors="replace")[-3000:]
     assert (job["status"], job["attempt"]) == ("succeeded", 1)
     assert api.get(f"/v1/jobs/{job_id}/outputs/done").content == b"done\n"
-    assert b"finishing the current job" in output
+    assert b"finishing the running jobs" in output
