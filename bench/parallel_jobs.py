@@ -1,4 +1,6 @@
-"""(c) 100 trivial jobs through the stack's workers versus the same 100 done directly, 2 at a time.
+"""(c) trivial jobs through the stack's workers versus the same jobs done directly, as many at a
+time as the stack has worker slots (default 100 jobs, 2 at a time; the dispatch issue's figure
+is `--jobs 1000 --parallel 3` against a stack of 3 workers).
 
 Stack: wall time from the first submit to the last `succeeded` seen by the client (all jobs
 are submitted first, then long-polled in order). Direct: two threads, each with its own docker
@@ -22,7 +24,8 @@ from dccf import settings
 from dccf.client import DccfClient
 from dccf.jobs import JobLimits
 
-TARGET_RATIO = 1.25
+# The stack's throughput as a share of the direct baseline's.
+TARGET_THROUGHPUT = 0.9
 
 
 def through_stack(client: DccfClient, count: int) -> tuple[float, list[str]]:
@@ -112,20 +115,21 @@ def measure(args: argparse.Namespace, sampler: RssSampler) -> dict[str, Any]:
         "stack_median_s": stats.median(stack_s),
         "problems": problems,
     }
-    cli.line("stack: MEDIAN wall time", f"{figures['stack_median_s']:.1f} s")
     if not direct_s:
+        cli.line("stack: MEDIAN wall time", f"{figures['stack_median_s']:.1f} s")
         cli.line("direct baseline", "not measured (no Docker engine)")
         return figures
     figures["direct_runs_s"] = direct_s
     figures["direct_median_s"] = stats.median(direct_s)
-    figures["ratio"] = figures["stack_median_s"] / figures["direct_median_s"]
-    figures["target_ratio"] = TARGET_RATIO
-    cli.line("direct: MEDIAN wall time", f"{figures['direct_median_s']:.1f} s")
-    cli.line(
-        "RATIO stack / direct",
-        f"{figures['ratio']:.2f}x vs <= {TARGET_RATIO}x "
-        f"({'met' if figures['ratio'] <= TARGET_RATIO else 'MISSED'})",
-    )
+    figures["throughput_ratio"] = figures["direct_median_s"] / figures["stack_median_s"]
+    figures["target_throughput_ratio"] = TARGET_THROUGHPUT
+    for label, key in (("stack", "stack_median_s"), ("direct", "direct_median_s")):
+        figures[f"{label}_jobs_per_min"] = args.jobs * 60 / figures[key]
+        cli.line(f"{label}: MEDIAN wall time", f"{figures[key]:.1f} s")
+        cli.line(f"{label}: jobs/min", f"{figures[f'{label}_jobs_per_min']:.0f}")
+    ratio = figures["throughput_ratio"]
+    verdict = "met" if ratio >= TARGET_THROUGHPUT else "MISSED"
+    cli.line("THROUGHPUT stack / direct", f"{ratio:.2f}x vs >= {TARGET_THROUGHPUT}x ({verdict})")
     return figures
 
 
