@@ -28,7 +28,6 @@ TEST_SETTINGS = {
     "DCCF_LEASE_SECONDS": "6",
     "DCCF_SWEEP_SECONDS": "1",
     "DCCF_REPUBLISH_AFTER_SECONDS": "5",
-    "DCCF_KAFKA_SESSION_TIMEOUT_MS": "6000",
 }
 TEST_KAFKA_NODES = 3
 # pytest's closing line, with or without the `=` banner (-q drops it).
