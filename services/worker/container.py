@@ -29,8 +29,9 @@ _log = logging.getLogger(__name__)
 OUTPUT_DIR = "/output"
 # `wait` returns the moment the container exits; the slice only bounds how late a cancel is seen.
 WAIT_SLICE_SECONDS = 1.0
-# How long the log readers may lag behind the container's exit.
-LOG_DRAIN_SECONDS = 30.0
+# How long the log readers may take to read what is left after the container's exit: all of
+# it (a capped log still counts what it drops), which on a starved machine can take a while.
+LOG_DRAIN_SECONDS = 600.0
 
 
 class Ending(Enum):
@@ -103,7 +104,7 @@ def run(
     cancelled: threading.Event,
 ) -> Finished:
     """Start the container, stream its output into `logs`, wait for its end, judge it."""
-    note = b""
+    could_not_start = b""
     readers: list[threading.Thread] = []
     try:
         # A 0777 directory entry put over the empty volume opens it to a non-root USER.
@@ -114,32 +115,42 @@ def run(
         # exit code 127), or a /output that is a file, which the daemon reports as a 500.
         if not (exc.is_client_error() or "not a directory" in str(exc.explanation)):
             raise
-        note = f"[dccf: the container could not start: {exc.explanation}]\n".encode()
+        could_not_start = f"[dccf: the container could not start: {exc.explanation}]\n".encode()
         ending = Ending.EXITED
     else:
         readers = [_read_logs(container, logs, stream) for stream in _RUN_STREAMS]
         ending = _wait(container, spec.limits.timeout_seconds, cancelled)
-    for reader in readers:
-        reader.join(LOG_DRAIN_SECONDS)
+    note = could_not_start + _drain(readers)
     container.reload()
     state = container.attrs["State"]
     exit_code = int(state["ExitCode"])
     if ending is Ending.CANCELLED:
-        return Finished(JobStatus.CANCELLED, Reason.CANCELLED, None)
+        return Finished(JobStatus.CANCELLED, Reason.CANCELLED, None, note)
     if ending is Ending.TIMED_OUT:
-        return Finished(JobStatus.FAILED, Reason.TIMEOUT, None)
+        return Finished(JobStatus.FAILED, Reason.TIMEOUT, None, note)
     if state["OOMKilled"]:
-        return Finished(JobStatus.FAILED, Reason.OOM_KILLED, exit_code)
-    if exit_code != 0 or note:
+        return Finished(JobStatus.FAILED, Reason.OOM_KILLED, exit_code, note)
+    if exit_code != 0 or could_not_start:
         return Finished(JobStatus.FAILED, Reason.NONZERO_EXIT, exit_code, note)
     chunks, _stat = container.get_archive(OUTPUT_DIR, chunk_size=ARCHIVE_CHUNK)
     try:
         outputs = collect_outputs(chunks, workdir / "outputs", spec.max_output_bytes)
     except OutputTooLarge:
-        return Finished(JobStatus.FAILED, Reason.OUTPUT_TOO_LARGE, exit_code)
+        return Finished(JobStatus.FAILED, Reason.OUTPUT_TOO_LARGE, exit_code, note)
     finally:
         chunks.close()
-    return Finished(JobStatus.SUCCEEDED, None, 0, outputs=outputs)
+    return Finished(JobStatus.SUCCEEDED, None, 0, note, outputs)
+
+
+def _drain(readers: list[threading.Thread]) -> bytes:
+    """Wait for the log readers to read what the container left; a note if one could not."""
+    note = b""
+    drained = time.monotonic() + LOG_DRAIN_SECONDS
+    for reader in readers:
+        reader.join(max(0.0, drained - time.monotonic()))
+        if reader.is_alive():
+            note += f"[dccf: {reader.name} was still being read; it may be cut short]\n".encode()
+    return note
 
 
 _RUN_STREAMS = (LogStream.STDOUT, LogStream.STDERR)
@@ -157,7 +168,7 @@ def _read_logs(container: Container, logs: LiveLogs, stream: LogStream) -> threa
         except ENGINE_ERRORS as exc:
             _log.warning("reading the %s of container %s stopped: %s", stream, container.id, exc)
 
-    reader = threading.Thread(target=follow, name=f"logs-{stream}", daemon=True)
+    reader = threading.Thread(target=follow, name=f"the {stream} log", daemon=True)
     reader.start()
     return reader
 
