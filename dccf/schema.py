@@ -185,6 +185,18 @@ MIGRATIONS: list[str] = [
 ]
 
 
+def version(conn: Connection) -> int:
+    """The version the database is at; 0 before the first migration."""
+    if conn.run("SELECT to_regclass('schema_migrations')")[0][0] is None:
+        return 0
+    return int(conn.run("SELECT coalesce(max(version), 0) FROM schema_migrations")[0][0])
+
+
+def current(conn: Connection) -> bool:
+    """Whether the database has every migration this code needs (the master applies them)."""
+    return version(conn) >= len(MIGRATIONS)
+
+
 def migrate(conn: Connection) -> int:
     """Bring the schema up to date; returns the version now in force."""
     conn.run("BEGIN")

@@ -23,7 +23,7 @@ from typing import IO, Protocol, TypeVar
 
 import docker
 
-from dccf import db, dispatch, filestore
+from dccf import db, dispatch, filestore, schema
 from dccf.backoff import Backoff
 from dccf.dispatch import Held
 from dccf.job_records import JobRecord
@@ -116,6 +116,7 @@ class Worker:
         running job) make the loop testable; either way running jobs are finished first.
         """
         self._housekeeping.remove_leftovers()
+        self._wait_for_schema()
         wakeups = self._make_wakeups(self._wake.set)
         wakeups.start()
         started = 0
@@ -154,6 +155,25 @@ class Worker:
             wakeups.close()
         self._housekeeping.tidy()
         return started
+
+    def _wait_for_schema(self) -> None:
+        """Workers may start before the master has migrated a new database: claiming then
+        would fail, so wait for it (the master migrates at start)."""
+        backoff = Backoff(first=0.5, cap=5.0)
+        told = False
+        while not self._stop.is_set():
+            self.progress_at = time.monotonic()
+            try:
+                with self.pool.connection() as conn:
+                    if schema.current(conn):
+                        return
+            except db.DatabaseUnavailable as exc:
+                self._postgres_away(exc)
+            else:
+                if not told:
+                    log.info("waiting for the master to bring the database schema up to date")
+                    told = True
+            self._stop.wait(backoff.delay())
 
     # --- the loop's steps ------------------------------------------------------------------
 
