@@ -44,8 +44,9 @@ class LogFollower:
         offsets = {str(s): c.sent for s, c in self._cursors.items()}
         rows = conn.run(
             "SELECT stream, octet_length(data), dropped, substring(data FROM"
-            " (CASE stream WHEN 'build' THEN :build WHEN 'stdout' THEN :stdout"
-            " ELSE :stderr END) + 1) FROM job_logs WHERE job_id = :id",
+            " (CASE stream WHEN 'build' THEN CAST(:build AS int)"
+            " WHEN 'stdout' THEN CAST(:stdout AS int) ELSE CAST(:stderr AS int) END) + 1)"
+            " FROM job_logs WHERE job_id = :id",
             id=self.job_id,
             **offsets,
         )
