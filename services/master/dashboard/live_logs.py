@@ -57,9 +57,9 @@ class LogFollower:
             if int(length) < cursor.sent or int(dropped) != cursor.dropped:
                 self._cursors[stream] = cursor = _Cursor(dropped=int(dropped))
                 whole = conn.run(
-                    "SELECT data FROM job_logs WHERE job_id = :id AND stream = :stream",
+                    "SELECT data FROM job_logs WHERE job_id = :id AND stream = :kind",
                     id=self.job_id,
-                    stream=name,
+                    kind=name,
                 )
                 data = bytes(whole[0][0]) if whole else b""
                 cursor.sent = len(data)
