@@ -194,21 +194,17 @@ def page(
     status: JobStatus | None,
     limit: int,
     before: int | None,
-    name_contains: str | None = None,
 ) -> list[JobRecord]:
-    """Newest first; `before` is the id the previous page ended at; `name_contains` matches
-    names case-insensitively."""
+    """Newest first; `before` is the id the previous page ended at."""
     rows = conn.run(
         f"SELECT {_COLUMNS} FROM jobs"
         " WHERE (CAST(:principal AS text) IS NULL OR principal = :principal)"
         " AND (CAST(:status AS text) IS NULL OR status = :status)"
         " AND (CAST(:before AS bigint) IS NULL OR id < :before)"
-        " AND (CAST(:name AS text) IS NULL OR strpos(lower(name), lower(:name)) > 0)"
         " ORDER BY id DESC LIMIT :limit",
         principal=principal,
         status=str(status) if status else None,
         before=before,
-        name=name_contains or None,
         limit=limit,
     )
     return [_record(r) for r in rows]

@@ -16,7 +16,7 @@ from starlette.routing import Route
 from dccf import filestore, job_records, workers
 from dccf.cli import human_duration
 from services.master import context, params
-from services.master.dashboard import charts, overview
+from services.master.dashboard import charts, job_rows, overview
 from services.master.dashboard.views import HAS_PRIORITY, PAGE_SIZES, dashboard
 from services.master.errors import InvalidInput, NotFound
 from services.master.job_json import job_json
@@ -43,13 +43,13 @@ def jobs_fragment(request: Request) -> Response:
             f"the name filter is at most {_MAX_NAME_FILTER} characters", code="invalid_parameter"
         )
     with ctx.pool.connection() as conn:
-        found = job_records.page(
+        found = job_rows.page(
             conn,
             principal=context.principal(request),
             status=status,
+            name=name,
             limit=limit,
             before=before,
-            name_contains=name or None,
         )
     query = {"status": str(status) if status else "", "name": name, "limit": limit}
     query = {key: value for key, value in query.items() if value}
@@ -61,7 +61,7 @@ def jobs_fragment(request: Request) -> Response:
         request,
         "_jobs.html",
         {
-            "jobs": [job_json(job) for job in found],
+            "jobs": found,
             "before": before,
             "filtered": bool(status or name),
             "self_url": url(before=before) if before else url(),

@@ -5,7 +5,6 @@ from __future__ import annotations
 import hashlib
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
 from urllib.parse import quote
 
 from starlette.templating import Jinja2Templates
@@ -49,13 +48,6 @@ def _ago(value: datetime | str) -> str:
     return f"{human_duration(seconds)} ago"
 
 
-def _took(job: dict[str, Any]) -> str:
-    if not job.get("started_at"):
-        return "—"
-    end = _parse(job["finished_at"]) if job.get("finished_at") else datetime.now(UTC)
-    return human_duration(max(0.0, (end - _parse(job["started_at"])).total_seconds()))
-
-
 def templates() -> Jinja2Templates:
     found = Jinja2Templates(directory=TEMPLATES)
     env = found.env
@@ -63,7 +55,6 @@ def templates() -> Jinja2Templates:
         iso=_iso,
         clock=_clock,
         ago=_ago,
-        took=_took,
         duration=lambda seconds: human_duration(float(seconds or 0)),
         size=human_size,
         urlpath=lambda path: quote(path),
