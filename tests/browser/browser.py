@@ -118,10 +118,19 @@ def use_phone(driver: WebDriver, phone: bool) -> None:
         driver.execute_cdp_cmd("Emulation.clearDeviceMetricsOverride", {})
 
 
-def screenshot(driver: WebDriver, name: str) -> Path:
+def screenshot(driver: WebDriver, name: str, whole_page: bool = False) -> Path:
+    """Into docs/screenshots (the README shows them); `whole_page` at desktop width."""
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     path = SCREENSHOTS / f"{name}.png"
+    if whole_page:
+        height = driver.execute_script("return document.documentElement.scrollHeight")
+        driver.execute_cdp_cmd(
+            "Emulation.setDeviceMetricsOverride",
+            {"width": DESKTOP[0], "height": height, "deviceScaleFactor": 1, "mobile": False},
+        )
     driver.save_screenshot(str(path))
+    if whole_page:
+        driver.execute_cdp_cmd("Emulation.clearDeviceMetricsOverride", {})
     return path
 
 

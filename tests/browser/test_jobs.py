@@ -59,7 +59,7 @@ def test_submit_a_folder_through_the_form_and_follow_the_job_live(
     assert stdout.splitlines() == [marker, "greetings from a nested file", "second line"]
     assert "complete logs" in text_of(driver, "#log-state")
     assert "sub/deep.txt" in text_of(driver, "table.outputs")
-    screenshot(driver, "job")
+    screenshot(driver, "job", whole_page=True)
     use_phone(driver, True)
     screenshot(driver, "job-phone")
     use_phone(driver, False)

@@ -31,17 +31,18 @@
   const dialog = $("token-dialog");
   const signOut = $("sign-out");
 
-  function askForToken(message = "") {
+  function askForToken(message) {
     if (!dialog) return;
-    $("token-error").textContent = message;
+    if (message !== undefined) $("token-error").textContent = message;
     if (!dialog.open) dialog.showModal();
     $("token-input").focus();
   }
 
   function unauthorized() {
+    // Several requests may fail at once: the first one, which still saw the token, says why.
     const hadOne = Boolean(token());
     sessionStorage.removeItem(TOKEN_KEY);
-    askForToken(hadOne ? "That token was not accepted. Check it and sign in again." : "");
+    askForToken(hadOne ? "That token was not accepted. Check it and sign in again." : undefined);
   }
 
   if (dialog) {
