@@ -17,7 +17,7 @@ from dccf import filestore, job_records, workers
 from dccf.cli import human_duration
 from services.master import context, params
 from services.master.dashboard import charts, job_rows, overview
-from services.master.dashboard.views import HAS_PRIORITY, PAGE_SIZES, dashboard
+from services.master.dashboard.views import PAGE_SIZES, dashboard
 from services.master.errors import InvalidInput, NotFound
 from services.master.job_json import job_json
 from services.master.workers_api import read_workers, worker_json
@@ -28,7 +28,7 @@ _MAX_NAME_FILTER = 200
 
 def _render(request: Request, template: str, values: dict[str, Any]) -> Response:
     return dashboard(request).templates.TemplateResponse(
-        request, template, {"has_priority": HAS_PRIORITY, **values}, headers=_NO_STORE
+        request, template, values, headers=_NO_STORE
     )
 
 

@@ -46,7 +46,6 @@ def jobs_page(request: Request) -> Response:
         "Jobs",
         statuses=[str(s) for s in JobStatus],
         page_sizes=PAGE_SIZES,
-        has_priority=HAS_PRIORITY,
     )
 
 
@@ -57,7 +56,9 @@ def job_page(request: Request) -> Response:
 
 def submit_page(request: Request) -> Response:
     limits = context.of(request).settings.limits
-    return _page(request, "submit.html", "submit", "Submit", limits=limits)
+    return _page(
+        request, "submit.html", "submit", "Submit", limits=limits, has_priority=HAS_PRIORITY
+    )
 
 
 def workers_page(request: Request) -> Response:

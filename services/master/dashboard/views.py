@@ -12,7 +12,7 @@ from services.master.status_watch import StatusWatch
 
 # Up to 1,000 rows a page: the benchmark's page (bench/dashboard_render.py).
 PAGE_SIZES = (25, 50, 100, 200, 1000)
-# Priorities come with the scheduler; the UI shows them once jobs carry one.
+# Priorities come with the scheduler: the submit form offers the field once jobs carry one.
 HAS_PRIORITY = "priority" in {f.name for f in fields(JobRecord)}
 LOG_CHANNEL = "dccf_job_log"
 
