@@ -200,6 +200,7 @@
         else pre.append(data.text);
         if (atBottom) pre.scrollTop = pre.scrollHeight;
       } else if (name === "end") {
+        Object.values(logs).forEach((pre) => { pre.dataset.empty = "(empty)"; });
         htmx.trigger(body, "dccf:job");
         state.textContent = "The job has ended: these are its complete logs.";
         return "stop";
