@@ -14,7 +14,6 @@ from starlette.middleware import Middleware
 from dccf import db, schema, settings
 from dccf.queue import Notifier
 from services.master import (
-    dashboard,
     error_handlers,
     jobs_api,
     legacy_api,
@@ -100,7 +99,13 @@ def create_app(config: settings.Settings | None = None) -> Starlette:
             ctx.notifier.close()
             pool.close()
 
-    ui_routes = dashboard.routes if cfg.master.dashboard else service_api.root_routes
+    ui_routes = service_api.root_routes
+    if cfg.master.dashboard:
+        # Imported only when on, so a master without it loads neither Jinja2 nor its
+        # templates (bench/dashboard_render.py compares the two).
+        from services.master import dashboard
+
+        ui_routes = dashboard.routes
     app = Starlette(
         routes=[
             *jobs_api.routes,
