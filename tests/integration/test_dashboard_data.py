@@ -7,6 +7,7 @@ import dataclasses
 import io
 import json
 import tarfile
+import time
 
 import pytest
 from starlette.testclient import TestClient
@@ -198,3 +199,24 @@ def test_resubmit_copies_the_context_and_settings_into_a_new_queued_job(
     assert b"".join(filestore.chunks(pool, copied[0].id)) == b"".join(
         filestore.chunks(pool, original[0].id)
     )
+
+
+def test_the_jobs_stream_names_the_callers_changed_and_new_jobs_only(
+    secured: TestClient, pool: db.Pool
+) -> None:
+    mine = new_job(pool, "alice")
+    theirs = new_job(pool, "bob")
+    with secured.stream("GET", "/ui/stream/jobs", headers=ALICE) as response:
+        lines = response.iter_lines()
+        assert next(lines) == ": connected"
+        with pool.connection() as conn:
+            conn.run("UPDATE jobs SET status = 'cancelled' WHERE id IN (:a, :b)", a=mine, b=theirs)
+        created = new_job(pool, "alice")
+        seen: list[int] = []
+        deadline = time.monotonic() + 30  # the stream says something at least every 15 s
+        for line in lines:
+            if line.startswith("data: "):
+                seen += json.loads(line[6:])
+            if created in seen or time.monotonic() > deadline:
+                break
+    assert mine in seen and created in seen and theirs not in seen
