@@ -361,6 +361,44 @@ def cmd_delete(client: DccfClient, args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def cmd_resubmit(client: DccfClient, args: argparse.Namespace) -> int:
+    return _announce(client, client.resubmit(args.id), args)
+
+
+def cmd_workers(client: DccfClient, args: argparse.Namespace) -> int:
+    found = client.workers()
+    if args.json:
+        _print_json(found)
+        return EXIT_OK
+    if not found:
+        _err("no worker has sent a heartbeat yet: start one (dccf-worker) and look again")
+        return EXIT_OK
+    header = ("ID", "STATE", "HOST", "VERSION", "SLOTS", "LAST SEEN", "YOUR JOBS")
+    rows = [
+        (
+            w["id"],
+            w["state"],
+            w["host"],
+            w["version"],
+            str(w["slots"]),
+            w["last_seen_at"],
+            ",".join(map(str, w["jobs"])) or "-",
+        )
+        for w in found
+    ]
+    widths = [max(len(row[i]) for row in [header, *rows]) for i in range(len(header))]
+    for row in [header, *rows]:
+        _out("  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip())
+    return EXIT_OK
+
+
+def cmd_ui(client: DccfClient, args: argparse.Namespace) -> int:
+    _out(client.dashboard_url)
+    if not args.json:
+        _err("open it in a browser; with API tokens configured, the page asks for yours")
+    return EXIT_OK
+
+
 def _global_options(for_subcommand: bool) -> argparse.ArgumentParser:
     # Declared on the main parser and on every subcommand, so `dccf --json list` and
     # `dccf list --json` both work; SUPPRESS keeps a subcommand from resetting the main value.
@@ -490,6 +528,13 @@ def build_parser() -> argparse.ArgumentParser:
 
     sub = command("delete", cmd_delete, "delete a finished job with its logs and files")
     sub.add_argument("id", type=_job_id, metavar="ID")
+
+    sub = command("resubmit", cmd_resubmit, "run a job again with the same files and limits")
+    sub.add_argument("id", type=_job_id, metavar="ID")
+    _wait_options(sub)
+
+    command("workers", cmd_workers, "list the workers: alive, lost or stopped, and your jobs")
+    command("ui", cmd_ui, "print the URL of the web dashboard")
     return parser
 
 

@@ -421,3 +421,16 @@ class DccfClient:
 
     def delete(self, job_id: int) -> None:
         self._request("DELETE", f"/v1/jobs/{job_id}")
+
+    def resubmit(self, job_id: int) -> Job:
+        """A new job with the first one's build context, name, limits and build args."""
+        return _json(self._request("POST", f"/v1/jobs/{job_id}/resubmit"))
+
+    def workers(self) -> list[dict[str, Any]]:
+        """The workers registry: `[{"id", "state", "host", "version", "slots", "jobs", ...}]`;
+        `jobs` holds only this caller's running jobs."""
+        return _json(self._request("GET", "/v1/workers"))["workers"]
+
+    @property
+    def dashboard_url(self) -> str:
+        return f"{self.url}/"

@@ -182,6 +182,27 @@ MIGRATIONS: list[str] = [
         END LOOP;
     END $$;
     """,
+    # 5: the workers registry (dccf/workers.py), and indexes for the dashboard's per-principal
+    # numbers: what runs where, and what started or finished in the last hour.
+    """
+    CREATE TABLE workers (
+        id          text PRIMARY KEY,
+        host        text NOT NULL,
+        version     text NOT NULL,
+        slots       integer NOT NULL,
+        started_at  timestamptz NOT NULL,
+        last_seen   timestamptz NOT NULL DEFAULT now(),
+        stopped_at  timestamptz
+    );
+    CREATE INDEX workers_last_seen ON workers (last_seen);
+    CREATE INDEX jobs_running_worker ON jobs (worker) WHERE status = 'running';
+    CREATE INDEX jobs_principal_active ON jobs (principal, status, queued_at)
+        WHERE status IN ('queued', 'running');
+    CREATE INDEX jobs_principal_finished ON jobs (principal, finished_at)
+        WHERE finished_at IS NOT NULL;
+    CREATE INDEX jobs_principal_started ON jobs (principal, started_at)
+        WHERE started_at IS NOT NULL;
+    """,
 ]
 
 

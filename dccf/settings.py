@@ -151,6 +151,12 @@ class Master:
     webhook_backoff_cap_seconds: float = field(
         default_factory=lambda: _float("WEBHOOK_BACKOFF_CAP_SECONDS", 300.0, 0)
     )
+    # A worker whose last heartbeat is older than this shows as lost; rows of workers unseen
+    # for `worker_forget_hours` are deleted by the sweeper.
+    worker_lost_seconds: int = field(default_factory=lambda: _int("WORKER_LOST_SECONDS", 30, 2))
+    worker_forget_hours: int = field(default_factory=lambda: _int("WORKER_FORGET_HOURS", 24, 1))
+    # Off, the master serves the API only (GET / still answers 200 for probes).
+    dashboard: bool = field(default_factory=lambda: _bool("DASHBOARD", True))
 
 
 def _default_worker_id() -> str:
@@ -168,6 +174,8 @@ class Worker:
     # The worker exits when its main loop has not moved for this long (see watchdog.py).
     stall_seconds: int = field(default_factory=lambda: _int("WORKER_STALL_SECONDS", 180, 30))
     prune_threshold_gb: float = field(default_factory=lambda: _float("PRUNE_THRESHOLD_GB", 20.0))
+    # How often the worker records itself in the workers registry (dccf/workers.py).
+    heartbeat_seconds: float = field(default_factory=lambda: _float("HEARTBEAT_SECONDS", 5.0, 0))
 
 
 @dataclass(frozen=True)

@@ -23,8 +23,13 @@ import docker.errors
 from docker.types import Mount
 
 from benchkit.jobs import JobSpec
+from dccf import settings
 from dccf.jobs import JobLimits, JobStatus, Network
 from services.worker import runner
+from services.worker.engine_lock import EngineLock
+from services.worker.housekeeping import Housekeeping
+from services.worker.live_logs import LiveLogs
+from services.worker.run_spec import EngineError, RunSpec
 
 OUTPUT_DIR = "/output"
 CHUNK = 64 * 1024
@@ -47,7 +52,7 @@ class StepFailed(RuntimeError):
 
 
 # A shared engine under other people's load fails now and then; a run is counted as failed.
-DIRECT_ERRORS = (StepFailed, docker.errors.DockerException, runner.EngineError)
+DIRECT_ERRORS = (StepFailed, docker.errors.DockerException, EngineError)
 
 
 def _output_dir_tar() -> bytes:
@@ -176,10 +181,15 @@ class InProcessRunner:
         self.limits = limits
         self.pids_limit = pids_limit
         self._job_id = 10**9 + int(time.time()) % 10**6
+        # As a worker does: tags removed only while no build runs on the engine.
+        self._engine_lock = EngineLock(settings.Worker().docker_host)
+        self._housekeeping = Housekeeping(
+            engine, self._engine_lock, "bench-in-process", prune_threshold_bytes=10**15
+        )
 
     def run(self, context: bytes, spec: JobSpec) -> float:
         self._job_id += 1
-        run_spec = runner.RunSpec(
+        run_spec = RunSpec(
             job_id=self._job_id,
             attempt=1,
             limits=self.limits,
@@ -191,9 +201,17 @@ class InProcessRunner:
         with tempfile.TemporaryDirectory(prefix="dccf-bench-runner-") as tmp:
             started = time.perf_counter()
             outcome = runner.run_job(
-                self.engine, run_spec, io.BytesIO(context), Path(tmp), threading.Event()
+                self.engine,
+                run_spec,
+                io.BytesIO(context),
+                Path(tmp),
+                threading.Event(),
+                LiveLogs(run_spec.log_cap_bytes),
+                self._engine_lock,
             )
             elapsed = time.perf_counter() - started
+        self._housekeeping.discard(run_spec.tag)
+        self._housekeeping.tidy()
         if outcome.status is not JobStatus.SUCCEEDED:
             raise StepFailed(
                 f"the runner ended {outcome.status} ({outcome.reason}): "

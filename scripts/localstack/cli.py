@@ -17,7 +17,14 @@ from localstack import kafka_cluster, stack
 from localstack.layout import Layout
 from localstack.report import StackError, fail, say, tail
 
-TEST_TIERS = ("tests/unit", "tests/infra", "tests/integration", "tests/e2e", "tests/faults")
+TEST_TIERS = (
+    "tests/unit",
+    "tests/infra",
+    "tests/integration",
+    "tests/e2e",
+    "tests/browser",
+    "tests/faults",
+)
 # `test` runs the tiers against a stack of its own (in .dccf/test, on ports of its own), so
 # that a stack brought up by `up` keeps running untouched whatever its shape, and the tests
 # always get the shape they need: three Kafka brokers, so that one of them can be stopped, and
@@ -144,7 +151,7 @@ def parse(argv: list[str]) -> tuple[argparse.Namespace, list[str]]:
 
 
 def pytest_argv(repo: Path, extra: list[str]) -> list[str]:
-    """The four tiers, unless the caller named test paths of their own."""
+    """Every tier, unless the caller named test paths of their own."""
     tests = (repo / "tests").resolve()
     named = [
         arg

@@ -71,6 +71,7 @@ class Stack:
         self.master()
         self.workers()
         say("stack", f"up; master at {self.config.url}", started)
+        say("stack", f"dashboard: {self.config.url}/ (open it in a browser; `dccf ui` prints it)")
 
     def start(self, name: str) -> None:
         """Start one component of the saved stack and wait until it is ready."""

@@ -13,7 +13,14 @@ from starlette.middleware import Middleware
 
 from dccf import db, schema, settings
 from dccf.queue import Notifier
-from services.master import error_handlers, jobs_api, legacy_api, service_api
+from services.master import (
+    error_handlers,
+    jobs_api,
+    legacy_api,
+    resubmit_api,
+    service_api,
+    workers_api,
+)
 from services.master.auth import BearerAuthMiddleware
 from services.master.body_limit import BodyLimitMiddleware
 from services.master.context import MasterContext
@@ -73,10 +80,13 @@ def create_app(config: settings.Settings | None = None) -> Starlette:
     if not cfg.master.api_tokens:
         log.warning("DCCF_API_TOKENS is empty: the API is open to anyone who can reach it")
 
+    watches = [ctx.watch]
+
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         _migrate(pool)
-        ctx.watch.start()
+        for watch in watches:
+            watch.start()
         sweeper.start()
         dispatcher.start()
         try:
@@ -84,12 +94,27 @@ def create_app(config: settings.Settings | None = None) -> Starlette:
         finally:
             dispatcher.stop()
             sweeper.stop()
-            ctx.watch.stop()
+            for watch in watches:
+                watch.stop()
             ctx.notifier.close()
             pool.close()
 
+    ui_routes = service_api.root_routes
+    if cfg.master.dashboard:
+        # Imported only when on, so a master without it loads neither Jinja2 nor its
+        # templates (bench/dashboard_render.py compares the two).
+        from services.master import dashboard
+
+        ui_routes = dashboard.routes
     app = Starlette(
-        routes=[*jobs_api.routes, *legacy_api.routes, *service_api.routes],
+        routes=[
+            *jobs_api.routes,
+            *resubmit_api.routes,
+            *workers_api.routes,
+            *legacy_api.routes,
+            *service_api.routes,
+            *ui_routes,
+        ],
         middleware=[
             Middleware(BearerAuthMiddleware, tokens=cfg.master.api_tokens),
             Middleware(BodyLimitMiddleware, max_bytes=cfg.limits.max_upload_bytes),
@@ -98,4 +123,6 @@ def create_app(config: settings.Settings | None = None) -> Starlette:
         lifespan=lifespan,
     )
     app.state.ctx = ctx
+    if cfg.master.dashboard:
+        watches.append(dashboard.attach(app, cfg).log_watch)
     return app

@@ -9,6 +9,16 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 # Probes and scrapers must work without a token (API.md).
 OPEN_PATHS = frozenset({"/healthz", "/readyz", "/metrics"})
+# The dashboard's page shells and static files hold no data: a browser loads them before the
+# user has given a token, then fetches everything else with it (services/master/dashboard).
+# `/ui/jobs/` serves only the job page shells (`/ui/jobs/{id}`); data lives under
+# `/ui/fragments/` and `/ui/stream/`, which need the token.
+OPEN_PAGES = frozenset({"/", "/ui/jobs", "/ui/submit", "/ui/workers"})
+OPEN_PREFIXES = ("/ui/static/", "/ui/jobs/")
+
+
+def is_open(path: str) -> bool:
+    return path in OPEN_PATHS or path in OPEN_PAGES or path.startswith(OPEN_PREFIXES)
 
 
 class BearerAuthMiddleware:
@@ -19,7 +29,7 @@ class BearerAuthMiddleware:
         self.tokens = tokens
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or not self.tokens or scope["path"] in OPEN_PATHS:
+        if scope["type"] != "http" or not self.tokens or is_open(scope["path"]):
             scope.setdefault("state", {})["principal"] = ""
             await self.app(scope, receive, send)
             return

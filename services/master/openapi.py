@@ -698,6 +698,79 @@ def _jobs_paths(config: settings.Settings) -> Json:
     }
 
 
+def _registry_paths(config: settings.Settings) -> Json:
+    """The workers registry and resubmission (dccf/workers.py, resubmit_api.py)."""
+    return {
+        "/v1/workers": {
+            "get": {
+                "operationId": "listWorkers",
+                "tags": ["workers"],
+                "summary": "List workers",
+                "description": "Every worker that has sent a heartbeat and was seen in the last "
+                f"{config.master.worker_forget_hours} h (`DCCF_WORKER_FORGET_HOURS`), by id. A "
+                "worker is `lost` when its last heartbeat is older than `lost_after_seconds` "
+                "(`DCCF_WORKER_LOST_SECONDS`), `stopped` after a clean exit. `jobs` lists only "
+                "the caller's own running jobs on that worker.",
+                "responses": {
+                    "200": {"description": "The workers.", "content": _json(_ref("WorkerList"))},
+                    "401": _UNAUTHORIZED,
+                    "503": _UNAVAILABLE,
+                },
+            }
+        },
+        "/v1/jobs/{id}/resubmit": {
+            "parameters": [_job_id_param("The job to run again.")],
+            "post": {
+                "operationId": "resubmitJob",
+                "tags": ["jobs"],
+                "summary": "Run a job again",
+                "description": "Creates a new job with the same build context, name, limits, "
+                "build args and callback URL, whatever the first job's status.",
+                "responses": {
+                    "201": _job_response("The new job was created.", location=True),
+                    "401": _UNAUTHORIZED,
+                    "404": _NOT_FOUND,
+                    "503": _UNAVAILABLE,
+                },
+            },
+        },
+    }
+
+
+def _registry_schemas() -> Json:
+    return {
+        "Worker": _all_required(
+            {
+                "type": "object",
+                "description": "A worker as its heartbeats describe it.",
+                "properties": {
+                    "id": {"type": "string", "description": "`DCCF_WORKER_ID` (the pod name)."},
+                    "state": {"type": "string", "enum": ["alive", "lost", "stopped"]},
+                    "host": {"type": "string"},
+                    "version": {"type": "string", "description": "The worker's DCCF version."},
+                    "slots": {"type": "integer", "minimum": 1, "description": "Jobs at once."},
+                    "jobs": {
+                        "type": "array",
+                        "items": {"type": "integer"},
+                        "description": "The caller's running jobs on this worker.",
+                    },
+                    "started_at": {"type": "string", "format": "date-time"},
+                    "last_seen_at": {"type": "string", "format": "date-time"},
+                    "stopped_at": _nullable("string", format="date-time"),
+                },
+            }
+        ),
+        "WorkerList": {
+            "type": "object",
+            "required": ["workers", "lost_after_seconds"],
+            "properties": {
+                "workers": {"type": "array", "items": _ref("Worker")},
+                "lost_after_seconds": {"type": "integer", "minimum": 1},
+            },
+        },
+    }
+
+
 def _legacy_read(operation_id: str, summary: str, description: str, ok: Json) -> Json:
     return {
         "operationId": operation_id,
@@ -970,14 +1043,20 @@ def spec() -> Json:
         },
         "tags": [
             {"name": "jobs", "description": "The v1 job API."},
+            {"name": "workers", "description": "The workers registry."},
             {"name": "legacy", "description": "The original DCCF's endpoints, kept working."},
             {"name": "service", "description": "Probes, metrics and this description."},
         ],
         "security": [{"bearerAuth": []}],
-        "paths": {**_jobs_paths(config), **_legacy_paths(limits), **_service_paths()},
+        "paths": {
+            **_jobs_paths(config),
+            **_registry_paths(config),
+            **_legacy_paths(limits),
+            **_service_paths(),
+        },
         "webhooks": _webhooks(),
         "components": {
-            "schemas": _schemas(),
+            "schemas": {**_schemas(), **_registry_schemas()},
             "securitySchemes": {
                 "bearerAuth": {
                     "type": "http",

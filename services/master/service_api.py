@@ -7,7 +7,7 @@ import time
 
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from starlette.requests import Request
-from starlette.responses import HTMLResponse, JSONResponse, Response
+from starlette.responses import HTMLResponse, JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route
 
 from dccf import db
@@ -71,6 +71,12 @@ def docs(request: Request) -> Response:
     return HTMLResponse(docs_html())
 
 
+def root(request: Request) -> Response:
+    """GET / with the dashboard off (DCCF_DASHBOARD=false): 200 still, as the original's
+    probes expect."""
+    return PlainTextResponse("DCCF master; the dashboard is off (DCCF_DASHBOARD). API: /docs\n")
+
+
 routes = [
     Route("/healthz", healthz, methods=["GET"]),
     Route("/readyz", readyz, methods=["GET"]),
@@ -78,3 +84,5 @@ routes = [
     Route("/openapi.json", openapi, methods=["GET"]),
     Route("/docs", docs, methods=["GET"]),
 ]
+
+root_routes = [Route("/", root, methods=["GET"])]

@@ -7,7 +7,7 @@ import logging
 import threading
 import time
 
-from dccf import db, dispatch
+from dccf import db, dispatch, workers
 from dccf.queue import Notifier
 from dccf.settings import Master
 
@@ -66,6 +66,7 @@ class Sweeper:
                 republish_after_seconds=self._cfg.republish_after_seconds,
                 expire_leases=time.monotonic() >= self._leases_trusted_from,
             )
+            workers.prune(conn, self._cfg.worker_forget_hours)
         for job_id in result.lost:
             log.warning("job %d: worker lost and no attempts left; failed", job_id)
         for job_id in result.requeued:

@@ -31,6 +31,7 @@ from dccf.jobs import JobStatus, Reason
 from dccf.settings import Settings
 from services.worker import leases, runner
 from services.worker.engine_lock import EngineLock
+from services.worker.heartbeat import Heartbeat
 from services.worker.housekeeping import Housekeeping
 from services.worker.live_logs import LiveLogs
 from services.worker.logs import CappedLog
@@ -84,6 +85,7 @@ class Worker:
         self.progress_at = time.monotonic()
         self._slots: dict[int, Slot] = {}
         self._wake = threading.Event()
+        self.heartbeat = Heartbeat(cfg, pool, slots=cfg.worker.slots)
         self._stop = threading.Event()
         self._engine = EngineLock(cfg.worker.docker_host)
         self._housekeeping = Housekeeping(
@@ -153,6 +155,7 @@ class Worker:
                     self._wake.clear()
         finally:
             wakeups.close()
+            self.heartbeat.leave()
         self._housekeeping.tidy()
         return started
 
@@ -207,7 +210,9 @@ class Worker:
                     log.error("job %d: its thread failed", job_id, exc_info=error)
 
     def _tick(self) -> None:
-        """Renew the leases and store the live logs of the jobs running, once a second."""
+        """Renew the leases and store the live logs of the jobs running, once a second, and
+        record the worker in the registry when a heartbeat is due."""
+        self.heartbeat.beat()
         active = [slot for slot in self._slots.values() if not slot.storing.is_set()]
         try:
             state = leases.renew(

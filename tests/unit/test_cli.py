@@ -16,7 +16,19 @@ from dccf import cli
 from dccf.client import DccfClient
 
 URL = "http://master.test:8080"
-SUBCOMMANDS = ["submit", "status", "logs", "results", "list", "demo", "cancel", "delete"]
+SUBCOMMANDS = [
+    "submit",
+    "status",
+    "logs",
+    "results",
+    "list",
+    "demo",
+    "cancel",
+    "delete",
+    "resubmit",
+    "workers",
+    "ui",
+]
 
 
 def job(job_id: int = 7, status: str = "queued", **extra: Any) -> dict[str, Any]:
@@ -468,3 +480,72 @@ def test_human_size(size: int, text: str) -> None:
 @pytest.mark.parametrize(("seconds", "text"), [(5, "5s"), (65, "1m05s"), (3720, "1h02m")])
 def test_human_duration(seconds: float, text: str) -> None:
     assert cli.human_duration(seconds) == text
+
+
+def worker(worker_id: str, state: str, jobs: list[int]) -> dict[str, Any]:
+    return {
+        "id": worker_id,
+        "state": state,
+        "host": "node-1",
+        "version": "0.1.0",
+        "slots": 1,
+        "jobs": jobs,
+        "started_at": "2026-11-27T19:00:00Z",
+        "last_seen_at": "2026-11-27T19:10:27Z",
+        "stopped_at": None,
+    }
+
+
+def test_workers_prints_a_table_with_each_workers_state_and_jobs(
+    master: Master, capsys: pytest.CaptureFixture[str]
+) -> None:
+    body = {
+        "workers": [worker("w-1", "alive", [7, 9]), worker("w-2", "lost", [])],
+        "lost_after_seconds": 30,
+    }
+    master.on("GET", "/v1/workers", httpx.Response(200, json=body))
+    assert cli.main(["workers"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0].split() == [
+        "ID",
+        "STATE",
+        "HOST",
+        "VERSION",
+        "SLOTS",
+        "LAST",
+        "SEEN",
+        "YOUR",
+        "JOBS",
+    ]
+    assert lines[1].split() == [
+        "w-1",
+        "alive",
+        "node-1",
+        "0.1.0",
+        "1",
+        "2026-11-27T19:10:27Z",
+        "7,9",
+    ]
+    assert lines[2].split() == ["w-2", "lost", "node-1", "0.1.0", "1", "2026-11-27T19:10:27Z", "-"]
+
+
+def test_workers_says_what_to_do_when_there_is_none(
+    master: Master, capsys: pytest.CaptureFixture[str]
+) -> None:
+    master.on(
+        "GET", "/v1/workers", httpx.Response(200, json={"workers": [], "lost_after_seconds": 30})
+    )
+    assert cli.main(["workers"]) == 0
+    out, err = capsys.readouterr()
+    assert out == "" and "start one" in err
+
+
+def test_ui_prints_the_dashboard_url(master: Master, capsys: pytest.CaptureFixture[str]) -> None:
+    assert cli.main(["--url", "http://dccf.example:8080/", "ui"]) == 0
+    assert capsys.readouterr().out == "http://dccf.example:8080/\n"
+
+
+def test_resubmit_announces_the_new_job(master: Master, capsys: pytest.CaptureFixture[str]) -> None:
+    master.on("POST", "/v1/jobs/7/resubmit", httpx.Response(201, json=job(8)))
+    assert cli.main(["resubmit", "7"]) == 0
+    assert capsys.readouterr().out == "8\n"

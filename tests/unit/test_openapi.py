@@ -15,7 +15,17 @@ from starlette.testclient import TestClient
 
 from dccf.job_records import JobRecord
 from dccf.jobs import JobLimits, JobStatus, Network, Reason
-from services.master import auth, errors, job_form, jobs_api, legacy_api, service_api
+from dccf.workers import WorkerRecord, WorkerState
+from services.master import (
+    auth,
+    errors,
+    job_form,
+    jobs_api,
+    legacy_api,
+    resubmit_api,
+    service_api,
+    workers_api,
+)
 from services.master.docs_page import docs_html, render_html
 from services.master.job_json import job_json
 from services.master.openapi import spec
@@ -44,6 +54,8 @@ API_MD_OPERATIONS = {
     ("get", "/openapi.json"),
     ("get", "/docs"),
 }
+# Beyond API.md: the workers registry and resubmission, for the dashboard and the CLI.
+REGISTRY_OPERATIONS = {("get", "/v1/workers"), ("post", "/v1/jobs/{id}/resubmit")}
 HTTP_METHODS = {"get", "put", "post", "delete", "patch", "options", "head", "trace"}
 CREATED = datetime(2026, 11, 27, 19, 10, 27, tzinfo=UTC)
 
@@ -100,7 +112,11 @@ def test_version_comes_from_the_package_metadata() -> None:
     assert spec()["info"]["version"] == importlib.metadata.version("dccf")
 
 
-@pytest.mark.parametrize("module", [jobs_api, legacy_api, service_api], ids=lambda m: m.__name__)
+@pytest.mark.parametrize(
+    "module",
+    [jobs_api, legacy_api, service_api, workers_api, resubmit_api],
+    ids=lambda m: m.__name__,
+)
 def test_every_registered_route_is_described(module: Any) -> None:
     described = operations()
     for route in module.routes:
@@ -112,7 +128,7 @@ def test_every_registered_route_is_described(module: Any) -> None:
 
 
 def test_every_api_md_endpoint_is_described_and_nothing_else() -> None:
-    assert set(operations()) == API_MD_OPERATIONS
+    assert set(operations()) == API_MD_OPERATIONS | REGISTRY_OPERATIONS
 
 
 def test_operation_ids_are_unique() -> None:
@@ -314,3 +330,23 @@ def test_the_endpoints_serve_the_document_and_the_page() -> None:
     assert page.status_code == 200
     assert page.headers["content-type"] == "text/html; charset=utf-8"
     assert page.text == docs_html()
+
+
+def test_worker_schema_is_exactly_what_worker_json_produces() -> None:
+    body = workers_api.worker_json(
+        WorkerRecord(
+            id="dccf-worker-1",
+            host="node-1",
+            version="0.1.0",
+            slots=2,
+            state=WorkerState.LOST,
+            started_at=CREATED,
+            last_seen=CREATED,
+            stopped_at=None,
+            jobs=[4, 9],
+        )
+    )
+    schema = spec()["components"]["schemas"]["Worker"]
+    assert set(schema["properties"]) == set(body) == set(schema["required"])
+    schema_validator("Worker").validate(body)
+    assert schema["properties"]["state"]["enum"] == [s.value for s in WorkerState]

@@ -53,3 +53,20 @@ def test_bad_values_name_the_variable(
 def test_bridge_network_switch(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("DCCF_ALLOW_BRIDGE_NETWORK", "yes")
     assert settings.load().limits.allow_bridge_network is True
+
+
+def test_registry_and_dashboard_settings(monkeypatch: pytest.MonkeyPatch) -> None:
+    for name in ("WORKER_LOST_SECONDS", "WORKER_FORGET_HOURS", "DASHBOARD", "HEARTBEAT_SECONDS"):
+        monkeypatch.delenv(f"DCCF_{name}", raising=False)
+    cfg = settings.load()
+    assert (cfg.master.worker_lost_seconds, cfg.master.worker_forget_hours) == (30, 24)
+    assert cfg.master.dashboard is True and cfg.worker.heartbeat_seconds == 5.0
+    monkeypatch.setenv("DCCF_DASHBOARD", "false")
+    monkeypatch.setenv("DCCF_WORKER_LOST_SECONDS", "12")
+    monkeypatch.setenv("DCCF_HEARTBEAT_SECONDS", "0.5")
+    cfg = settings.load()
+    assert (cfg.master.dashboard, cfg.master.worker_lost_seconds) == (False, 12)
+    assert cfg.worker.heartbeat_seconds == 0.5
+    monkeypatch.setenv("DCCF_WORKER_LOST_SECONDS", "1")
+    with pytest.raises(SettingsError, match="DCCF_WORKER_LOST_SECONDS"):
+        settings.load()
