@@ -36,7 +36,7 @@ from services.worker.housekeeping import Housekeeping
 from services.worker.live_logs import LiveLogs
 from services.worker.logs import CappedLog
 from services.worker.results import store_outcome
-from services.worker.run_spec import RunOutcome, RunSpec, image_tag
+from services.worker.run_spec import EngineError, RunOutcome, RunSpec, image_tag
 from services.worker.wakeups import KafkaWakeups
 
 log = logging.getLogger(__name__)
@@ -250,7 +250,16 @@ class Worker:
         job = slot.job
         try:
             with tempfile.TemporaryDirectory(prefix=f"dccf-job-{job.id}-") as tmp:
-                outcome = self._run(slot, Path(tmp))
+                try:
+                    outcome = self._run(slot, Path(tmp))
+                except EngineError as exc:
+                    # The daemon went away under the job (its pod is being deleted, or it
+                    # crashed): no fault of the job's. Its lease runs out and the sweeper
+                    # queues it again, for this worker or another.
+                    log.error(
+                        "job %d: left to its lease; the Docker engine failed: %s", job.id, exc
+                    )
+                    return "engine failed"
                 if slot.lost.is_set():
                     return "lost"
                 slot.storing.set()
@@ -279,6 +288,8 @@ class Worker:
                     slot.logs,
                     self._engine,
                 )
+        except EngineError:
+            raise
         except Exception as exc:  # the job ends internal_error; the worker goes on
             log.exception("job %d: internal error", job.id)
             return _internal_error(exc)

@@ -122,3 +122,19 @@ def test_one_sweeper_at_a_time(pool: db.Pool, sweeper: Sweeper) -> None:
         # Another replica holds the lock: this one skips its pass.
         assert sweeper.sweep_once() is None
     assert sweeper.sweep_once() is not None
+
+
+def test_a_job_whose_engine_fails_is_left_to_its_lease_and_run_again(
+    api: TestClient, cfg: Settings, pool: db.Pool, sweeper: Sweeper
+) -> None:
+    """A dead Docker daemon (a DinD sidecar deleted with its pod) is no failure of the job's."""
+    job_id = api.post("/v1/demo").json()["id"]
+    gone = docker.DockerClient(base_url="unix:///nonexistent/docker.sock", version="1.41")
+    assert Worker(cfg, pool, gone).run(max_jobs=1, idle_timeout=5) == 1
+    job = api.get(f"/v1/jobs/{job_id}").json()
+    assert (job["status"], job["reason"], job["attempt"]) == ("running", None, 1), job
+    expire_lease(pool, job_id)
+    result = sweeper.sweep_once()
+    assert result is not None and job_id in result.requeued
+    assert api.get(f"/v1/jobs/{job_id}").json()["status"] == "queued"
+    pool.run("UPDATE jobs SET status = 'cancelled' WHERE id = :id", id=job_id)
