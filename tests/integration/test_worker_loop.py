@@ -162,3 +162,31 @@ def test_idempotency_key_returns_the_first_job(api: TestClient, pool: db.Pool) -
     assert other.status_code == 400
     for job_id in (first.json()["id"],):
         api.post(f"/v1/jobs/{job_id}/cancel")
+
+
+def test_a_running_jobs_logs_are_stored_while_it_runs(
+    api: TestClient, cfg: Settings, pool: db.Pool, docker_client: docker.DockerClient
+) -> None:
+    dockerfile = (
+        b"FROM debian:bookworm-slim\n"
+        b'CMD ["sh", "-c", "for i in $(seq 1 30); do echo tick $i; sleep 0.5; done"]\n'
+    )
+    job_id = api.post("/v1/jobs", files=[("dockerfile", ("Dockerfile", dockerfile))]).json()["id"]
+    worker = Worker(cfg, pool, docker_client)
+    thread = threading.Thread(target=worker.run, kwargs={"max_jobs": 1, "idle_timeout": 60})
+    thread.start()
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            seen = api.get(f"/v1/jobs/{job_id}/logs", params={"stream": "stdout"}).text
+            if "tick 3\n" in seen:
+                break
+            assert time.monotonic() < deadline, f"no live stdout within 60 s: {seen!r}"
+            time.sleep(0.2)
+        assert api.get(f"/v1/jobs/{job_id}").json()["status"] == "running"
+        assert "tick 30" not in seen
+    finally:
+        thread.join(timeout=90)
+    assert api.get(f"/v1/jobs/{job_id}").json()["status"] == "succeeded"
+    final = api.get(f"/v1/jobs/{job_id}/logs", params={"stream": "stdout"}).text
+    assert final == "".join(f"tick {i}\n" for i in range(1, 31))
