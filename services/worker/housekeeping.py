@@ -2,9 +2,9 @@
 
 Each job leaves its image tag behind (the layers stay as build cache); the tags are removed,
 the build cache pruned past a threshold, and a crashed run's leftovers cleared, only while
-no build runs on the engine (`EngineLock.quiet`). Until then the work waits here and the worker
-loop asks again each turn: asking costs one flock(2), and the engine is only asked once
-the lock is had.
+no build runs on the engine (`EngineLock.quiet`). Until then the work waits here and is tried
+again each second, in a thread of its own: trying costs one flock(2), and the engine is only
+asked once the lock is had.
 """
 
 from __future__ import annotations
@@ -46,6 +46,15 @@ class Housekeeping:
         self._tags: set[str] = set()
         self._guard = threading.Lock()
         self._next_prune_check = 0.0
+        self._prune_wanted = False
+
+    def run(self, stop: threading.Event, every_seconds: float = 1.0) -> None:
+        """Tidy every `every_seconds` until `stop` is set, then once more. Meant for a thread
+        of its own: the engine's answers (`df` walks every layer) can take seconds on a busy
+        engine, which the worker loop must not wait for."""
+        while not stop.wait(every_seconds):
+            self.tidy()
+        self.tidy()
 
     def discard(self, tag: str) -> None:
         """Remove the image tag once no build runs; safe to call from any thread."""
@@ -56,7 +65,8 @@ class Housekeeping:
     def waiting(self) -> bool:
         """Whether some tidying waits for a quiet engine."""
         with self._guard:
-            return bool(self._tags) or time.monotonic() >= self._next_prune_check
+            due = time.monotonic() >= self._next_prune_check
+            return bool(self._tags) or self._prune_wanted or due
 
     def remove_leftovers(self) -> int:
         """Remove the job containers this worker's crashed run left, and queue their images;
@@ -80,17 +90,20 @@ class Housekeeping:
         return len(containers)
 
     def tidy(self) -> None:
-        """Do what waits, if the engine is quiet now; never blocks on a build."""
+        """Do what waits, while no build runs; never waits for a build."""
         if not self.waiting:
             return
-        prune_due = time.monotonic() >= self._next_prune_check
+        if time.monotonic() >= self._next_prune_check:
+            self._next_prune_check = time.monotonic() + PRUNE_CHECK_EVERY_S
+            # Reading the disk use takes no lock: it can take seconds, and builds go on.
+            self._prune_wanted = self._over_threshold()
         with self._lock.quiet() as quiet:
             if not quiet:
                 return
             self._remove_tags()
-            if prune_due:
-                self._next_prune_check = time.monotonic() + PRUNE_CHECK_EVERY_S
-                self._prune_if_needed()
+            if self._prune_wanted:
+                self._prune()
+                self._prune_wanted = False
 
     def _remove_tags(self) -> None:
         with self._guard:
@@ -106,16 +119,23 @@ class Housekeeping:
                 log.warning("could not remove image %s; trying again later: %s", tag, exc)
                 self.discard(tag)
 
-    def _prune_if_needed(self) -> int:
-        """Drop dangling images and the builder cache once they pass the threshold; returns
-        the bytes reclaimed."""
+    def _over_threshold(self) -> bool:
+        """Whether layers and the builder cache take more than the threshold."""
         try:
             usage = self._client.df()
-            used = int(usage.get("LayersSize") or 0) + sum(
-                int(entry.get("Size") or 0) for entry in usage.get("BuildCache") or []
-            )
-            if used <= self._threshold:
-                return 0
+        except ENGINE_ERRORS as exc:
+            log.warning("could not read the Docker engine's disk use: %s", exc)
+            return False
+        used = int(usage.get("LayersSize") or 0) + sum(
+            int(entry.get("Size") or 0) for entry in usage.get("BuildCache") or []
+        )
+        if used > self._threshold:
+            log.info("the build cache takes %d bytes, over %d: pruning", used, self._threshold)
+        return used > self._threshold
+
+    def _prune(self) -> int:
+        """Drop dangling images and the builder cache; returns the bytes reclaimed."""
+        try:
             reclaimed = self._client.images.prune(filters={"dangling": True})
             builder = self._client.api.prune_builds()
         except ENGINE_ERRORS as exc:
@@ -123,10 +143,5 @@ class Housekeeping:
             return 0
         total = int(reclaimed.get("SpaceReclaimed") or 0)
         total += int(builder.get("SpaceReclaimed") or 0)
-        log.info(
-            "pruned the build cache (%d bytes in use, threshold %d): %d bytes reclaimed",
-            used,
-            self._threshold,
-            total,
-        )
+        log.info("pruned the build cache: %d bytes reclaimed", total)
         return total

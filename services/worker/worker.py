@@ -2,7 +2,8 @@
 keep their leases and live logs fresh, store each result fenced by its attempt.
 
 One `while` loop (rq's shape): reap finished jobs → claim while a slot is free → once a second
-renew leases and store live logs → tidy the engine → sleep until woken. It is woken by a Kafka
+renew leases and store live logs → sleep until woken. The engine is tidied in a thread of its
+own (`Housekeeping.run`), so a slow Docker answer never delays a claim. It is woken by a Kafka
 notice (a new job), by a job ending (a slot freed), or by the one-second tick, which is also
 when an idle worker looks for queued jobs on its own: a lost notice delays a job by a second.
 Postgres decides who runs what (`dispatch.claim_next`); from a claim on, Postgres owns the job:
@@ -121,6 +122,11 @@ class Worker:
         self._wait_for_schema()
         wakeups = self._make_wakeups(self._wake.set)
         wakeups.start()
+        tidied = threading.Event()
+        tidying = threading.Thread(
+            target=self._housekeeping.run, args=(tidied,), name="housekeeping", daemon=True
+        )
+        tidying.start()
         started = 0
         idle_since = time.monotonic()
         next_tick = 0.0
@@ -150,13 +156,13 @@ class Worker:
                     if time.monotonic() >= next_tick:
                         next_tick = time.monotonic() + TICK_SECONDS
                         self._tick()
-                    self._housekeeping.tidy()
                     self._wake.wait(max(0.0, min(TICK_SECONDS, next_tick - time.monotonic())))
                     self._wake.clear()
         finally:
             wakeups.close()
             self.heartbeat.leave()
-        self._housekeeping.tidy()
+            tidied.set()
+            tidying.join()
         return started
 
     def _wait_for_schema(self) -> None:
