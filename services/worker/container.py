@@ -29,9 +29,9 @@ _log = logging.getLogger(__name__)
 OUTPUT_DIR = "/output"
 # `wait` returns the moment the container exits; the slice only bounds how late a cancel is seen.
 WAIT_SLICE_SECONDS = 1.0
-# How long the log readers may take to read what is left after the container's exit: all of
-# it (a capped log still counts what it drops), which on a starved machine can take a while.
-LOG_DRAIN_SECONDS = 600.0
+# The followers of a container's logs normally end the moment it exits; past this they are
+# left behind (their reading is replaced by a whole one anyway).
+FOLLOW_GRACE_SECONDS = 5.0
 
 
 class Ending(Enum):
@@ -120,37 +120,37 @@ def run(
     else:
         readers = [_read_logs(container, logs, stream) for stream in _RUN_STREAMS]
         ending = _wait(container, spec.limits.timeout_seconds, cancelled)
-    note = could_not_start + _drain(readers)
+    _settle(container, logs, readers)
     container.reload()
     state = container.attrs["State"]
     exit_code = int(state["ExitCode"])
     if ending is Ending.CANCELLED:
-        return Finished(JobStatus.CANCELLED, Reason.CANCELLED, None, note)
+        return Finished(JobStatus.CANCELLED, Reason.CANCELLED, None, could_not_start)
     if ending is Ending.TIMED_OUT:
-        return Finished(JobStatus.FAILED, Reason.TIMEOUT, None, note)
+        return Finished(JobStatus.FAILED, Reason.TIMEOUT, None, could_not_start)
     if state["OOMKilled"]:
-        return Finished(JobStatus.FAILED, Reason.OOM_KILLED, exit_code, note)
+        return Finished(JobStatus.FAILED, Reason.OOM_KILLED, exit_code, could_not_start)
     if exit_code != 0 or could_not_start:
-        return Finished(JobStatus.FAILED, Reason.NONZERO_EXIT, exit_code, note)
+        return Finished(JobStatus.FAILED, Reason.NONZERO_EXIT, exit_code, could_not_start)
     chunks, _stat = container.get_archive(OUTPUT_DIR, chunk_size=ARCHIVE_CHUNK)
     try:
         outputs = collect_outputs(chunks, workdir / "outputs", spec.max_output_bytes)
     except OutputTooLarge:
-        return Finished(JobStatus.FAILED, Reason.OUTPUT_TOO_LARGE, exit_code, note)
+        return Finished(JobStatus.FAILED, Reason.OUTPUT_TOO_LARGE, exit_code, could_not_start)
     finally:
         chunks.close()
-    return Finished(JobStatus.SUCCEEDED, None, 0, note, outputs)
+    return Finished(JobStatus.SUCCEEDED, None, 0, outputs=outputs)
 
 
-def _drain(readers: list[threading.Thread]) -> bytes:
-    """Wait for the log readers to read what the container left; a note if one could not."""
-    note = b""
-    drained = time.monotonic() + LOG_DRAIN_SECONDS
-    for reader in readers:
-        reader.join(max(0.0, drained - time.monotonic()))
-        if reader.is_alive():
-            note += f"[dccf: {reader.name} was still being read; it may be cut short]\n".encode()
-    return note
+def _settle(container: Container, logs: LiveLogs, followers: list[threading.Thread]) -> None:
+    """Read each stream of the exited container whole, in place of what was followed (all of
+    it: a capped log still counts what it drops)."""
+    given_up = time.monotonic() + FOLLOW_GRACE_SECONDS
+    for follower in followers:
+        follower.join(max(0.0, given_up - time.monotonic()))
+    for stream in _RUN_STREAMS:
+        stdout = stream is LogStream.STDOUT
+        logs.settle(stream, container.logs(stdout=stdout, stderr=not stdout, stream=True))
 
 
 _RUN_STREAMS = (LogStream.STDOUT, LogStream.STDERR)
