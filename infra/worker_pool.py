@@ -24,10 +24,17 @@ DOCKER_HOST = f"unix://{SOCKET_DIR}/docker.sock"
 # hierarchies mounted read-only, and dockerd must create cgroups for its containers. With
 # every capability but CAP_SYS_RESOURCE (which some hosts withhold even from privileged
 # containers) the daemon remounts them read-write itself, then starts as the image would.
+# On cgroup v1 it also allows the devices runc grants every container but containerd's
+# default rules leave out (/dev/console, /dev/fuse): the jobs' containers could not start.
 REMOUNT_CGROUPS = """\
 for mount in $(awk '$3 == "cgroup" || $3 == "cgroup2" {print $2}' /proc/self/mounts); do
   mount -o remount,bind,rw "$mount"
 done
+if [ -w /sys/fs/cgroup/devices/devices.allow ]; then
+  for rule in "c 5:1 rwm" "c 10:229 rwm"; do
+    echo "$rule" > /sys/fs/cgroup/devices/devices.allow
+  done
+fi
 exec dockerd-entrypoint.sh "$@"
 """
 # Time to build and collect after the run itself, on top of the longest job.
