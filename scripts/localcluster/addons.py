@@ -39,7 +39,7 @@ def corefile(layout: ClusterLayout) -> str:
 
 def coredns(layout: ClusterLayout, tools: dict[str, Path]) -> Spec:
     path = layout.root / "Corefile"
-    path.write_text(corefile(layout))
+    write_if_changed(path, corefile(layout))
     return Spec(
         name="coredns",
         argv=[str(tools["coredns"]), "-conf", str(path)],
@@ -79,7 +79,8 @@ conntrack:
 
 def kube_proxy(layout: ClusterLayout, tools: dict[str, Path]) -> Spec:
     path = layout.root / "kube-proxy.yaml"
-    path.write_text(kube_proxy_config(layout))
+    # kube-proxy exits when its config file is written to, even with the same content.
+    write_if_changed(path, kube_proxy_config(layout))
     return Spec(
         name="kube-proxy",
         argv=[str(tools["kube-proxy"]), f"--config={path}", "--v=0"],
@@ -92,4 +93,6 @@ def kube_proxy_healthz_url() -> str:
     return f"http://127.0.0.1:{config.PROXY_HEALTHZ_PORT}/healthz"
 
 
-SPECS = (coredns, kube_proxy)
+def write_if_changed(path: Path, text: str) -> None:
+    if not path.exists() or path.read_text() != text:
+        path.write_text(text)

@@ -114,6 +114,3 @@ def scheduler(layout: ClusterLayout, tools: dict[str, Path]) -> Spec:
             "--v=0",
         ],
     )
-
-
-SPECS = (etcd, apiserver, controller_manager, scheduler)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections import Counter
+from types import SimpleNamespace
 from typing import Any
 
 import kubernetes_validate
@@ -10,6 +11,7 @@ import pytest
 from infra_invariants import problems
 from infra_render import Rendered
 from infra_variants import VARIANTS, expect_for
+from master_service import _url
 
 # minikube's default Kubernetes (minikube v1.37); kubernetes-validate 1.34.1 ships its schema.
 KUBERNETES_VERSION = "1.34.0"
@@ -227,3 +229,24 @@ def test_waits_for_storage_backed_parts_are_bounded(rendered_variants: dict[str,
         assert len(bounded) == 3
         for obj in bounded:
             assert obj["metadata"]["annotations"]["pulumi.com/timeoutSeconds"] == seconds
+
+
+@pytest.mark.parametrize(
+    ("status", "url"),
+    [
+        (None, "http://dccf-master.dccf.svc.cluster.local"),
+        ({"loadBalancer": {}}, "http://dccf-master.dccf.svc.cluster.local"),
+        ({"load_balancer": {"ingress": [{"ip": "203.0.113.7"}]}}, "http://203.0.113.7"),
+        (
+            SimpleNamespace(
+                load_balancer=SimpleNamespace(
+                    ingress=[SimpleNamespace(ip=None, hostname="lb.example.com")]
+                )
+            ),
+            "http://lb.example.com",
+        ),
+    ],
+)
+def test_the_master_url_reads_the_service_status_in_either_form(status: Any, url: str) -> None:
+    """The real engine hands a ClusterIP Service's status over as a dict, mocks as None."""
+    assert _url(status, "dccf-master.dccf.svc.cluster.local", 80) == url
