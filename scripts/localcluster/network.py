@@ -15,6 +15,7 @@ from localstack.report import StackError
 
 from localcluster import config
 
+KUBE_FIREWALL = "KUBE-FIREWALL"
 SYSCTLS = {
     # kube-proxy's rules see pod-to-service traffic on a bridge only through this.
     "net/bridge/bridge-nf-call-iptables": "1",
@@ -76,3 +77,9 @@ def remove() -> None:
         pass
     _iptables("-F", config.IPTABLES_CHAIN)
     _iptables("-X", config.IPTABLES_CHAIN)
+    # kube-proxy's `--cleanup` leaves the filter chain that drops martian localhost traffic.
+    for hook in ("INPUT", "OUTPUT"):
+        while _iptables("-D", hook, "-j", KUBE_FIREWALL).returncode == 0:
+            pass
+    _iptables("-F", KUBE_FIREWALL)
+    _iptables("-X", KUBE_FIREWALL)
