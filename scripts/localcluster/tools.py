@@ -13,6 +13,7 @@ import json
 import os
 import shutil
 import subprocess
+import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -193,3 +194,12 @@ def ensure(layout: ClusterLayout) -> dict[str, Path]:
             say("tools", f"built {', '.join(tool.binaries)} into {target}", started)
         found |= {name: target / "bin" / name for name in tool.binaries}
     return found
+
+
+if __name__ == "__main__":
+    # `scripts/dev test` builds the tools in the background while the local tiers run.
+    try:
+        built = ensure(ClusterLayout.discover())
+    except StackError as error:
+        sys.exit(f"building the cluster's tools failed: {error.message}")
+    print(f"[dev] tools: {len(built)} binaries ready", flush=True)

@@ -223,6 +223,11 @@ def _test(args: argparse.Namespace, extra: list[str]) -> int:
     """Up a fresh test stack, run pytest against it, take it down; pytest's exit code."""
     layout = Layout.discover(test=True)
     config = _requested_for_tests(args)
+    # The cluster tier (scripts/localcluster, which needs the venv's Pulumi) follows the local
+    # ones; its tools build meanwhile.
+    from localcluster import tier as cluster_tier
+
+    prebuild = cluster_tier.prebuild_tools(layout.repo, extra)
     summary = None
     code = 1
     try:
@@ -258,10 +263,7 @@ def _test(args: argparse.Namespace, extra: list[str]) -> int:
         stack.down(layout)
     if summary:
         print(summary, flush=True)
-    # The cluster tier (scripts/localcluster) follows on a real Kubernetes of its own.
-    from localcluster.tier import after_local_tiers
-
-    return after_local_tiers(layout.repo, extra) or code
+    return cluster_tier.after_local_tiers(prebuild, extra) or code
 
 
 def _report(layout: Layout, error: StackError) -> None:
