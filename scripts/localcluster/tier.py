@@ -16,6 +16,7 @@ from pathlib import Path
 
 from localstack import stack
 from localstack.config import StackConfig
+from localstack.layout import Layout
 from localstack.report import StackError, fail, say
 
 from localcluster import cluster, deploy, service
@@ -64,10 +65,12 @@ def run(layout: ClusterLayout, extra: list[str]) -> int:
     phases = Phases()
     totals = {"passed": 0, "failed": 0}
     code = 0
-    # Images are built by the machine's Docker engine; the local stack's, if none answers.
-    engine_was_ours = stack.live(layout.stack, "dockerd")
+    # Images are built by the machine's Docker engine; if none answers, by the test stack's,
+    # whose data `scripts/dev test` keeps as a build cache.
+    engine = Layout.discover(test=True)
+    engine_was_ours = stack.live(engine, "dockerd")
     try:
-        stack.Stack(layout.stack, StackConfig()).docker()
+        stack.Stack(engine, StackConfig()).docker()
         binaries = cluster.up(layout, phases)
         with phases.time("pulumi up"):
             changes = deploy.up(layout, binaries, layout.repo)
@@ -95,8 +98,8 @@ def run(layout: ClusterLayout, extra: list[str]) -> int:
     finally:
         with phases.time("cluster down"):
             cluster.down(layout, purge=True)
-        if not engine_was_ours and stack.live(layout.stack, "dockerd"):
-            stack.stop_one(layout.stack, "dockerd")
+        if not engine_was_ours and stack.live(engine, "dockerd"):
+            stack.stop_one(engine, "dockerd")
         print(f"[dev] cluster tier phases:\n{phases.table()}", flush=True)
         phases.save(layout.stack.state / "cluster-phase-times.txt")
     print(f"cluster: {totals['passed']} passed, {totals['failed']} failed", flush=True)
