@@ -182,8 +182,8 @@ def ensure(layout: ClusterLayout) -> dict[str, Path]:
         [go, "env", "GOVERSION"], capture_output=True, text=True, check=True
     ).stdout.strip()
     layout.tools_cache.mkdir(parents=True, exist_ok=True)
-    log = layout.log("tools")
-    log.parent.mkdir(parents=True, exist_ok=True)
+    # With the cache, not the cluster's state: `down --purge` must not pull it from a build.
+    log = layout.tools_cache / "build.log"
     found: dict[str, Path] = {}
     for tool in TOOLS:
         target = _build_dir(layout, tool, go_version)
