@@ -155,12 +155,18 @@ def stack(layout: ClusterLayout, binaries: dict[str, Path], source: Path) -> aut
 
 def up(layout: ClusterLayout, binaries: dict[str, Path], source: Path) -> dict[str, int]:
     """`pulumi up`; returns the engine's count of resources by change (create, same...)."""
-    result = stack(layout, binaries, source).up(on_output=print, color="never")
+    try:
+        result = stack(layout, binaries, source).up(on_output=print, color="never")
+    except auto.CommandError as error:
+        raise StackError("pulumi", f"pulumi up failed (its output is above): {error}") from None
     return dict(result.summary.resource_changes or {})
 
 
 def destroy(layout: ClusterLayout, binaries: dict[str, Path]) -> dict[str, int]:
-    result = stack(layout, binaries, layout.repo).destroy(on_output=print, color="never")
+    try:
+        result = stack(layout, binaries, layout.repo).destroy(on_output=print, color="never")
+    except auto.CommandError as error:
+        raise StackError("pulumi", f"pulumi destroy failed: {error}") from None
     return dict(result.summary.resource_changes or {})
 
 
