@@ -20,41 +20,53 @@ namespace = ClusterNamespace("dccf", cfg.namespace)
 node_labels = NodeLabels("node-labels", cfg.node_labels)
 image = ServicesImage(
     "services-image",
-    ImageArgs(image=cfg.image, registry=cfg.image_registry, minikube_profile=cfg.minikube_profile),
+    ImageArgs(
+        image=cfg.image,
+        registry=cfg.image_registry,
+        minikube_profile=cfg.minikube_profile,
+        load_command=cfg.image_load_command,
+        extra_ca_cert_file=cfg.extra_ca_cert_file,
+    ),
 )
 
 kafka = KafkaCluster(
     "kafka",
     KafkaArgs(
         namespace=namespace.name,
+        image=cfg.kafka_image,
         replicas=cfg.kafka_replicas,
         replication_factor=cfg.kafka_replication_factor,
         min_insync_replicas=cfg.kafka_min_insync_replicas,
         storage_size=cfg.kafka_storage_size,
         storage_class=cfg.storage_class,
         resources=cfg.resources["kafka"],
+        ready_timeout_seconds=cfg.ready_timeout_seconds,
     ),
 )
 postgres = PostgresDatabase(
     "postgres",
     PostgresArgs(
         namespace=namespace.name,
+        image=cfg.postgres_image,
         password=cfg.postgres_password,
         storage_size=cfg.postgres_storage_size,
         storage_class=cfg.storage_class,
         resources=cfg.resources["postgres"],
+        ready_timeout_seconds=cfg.ready_timeout_seconds,
     ),
 )
 topic = TopicJob(
     "jobs-topic",
     TopicArgs(
         namespace=namespace.name,
+        image=cfg.kafka_image,
         bootstrap=kafka.bootstrap,
         topic=cfg.kafka_topic,
         partitions=cfg.kafka_partitions,
         replication_factor=cfg.kafka_replication_factor,
         min_insync_replicas=cfg.kafka_min_insync_replicas,
         resources=cfg.resources["topic"],
+        ready_timeout_seconds=cfg.ready_timeout_seconds,
     ),
     opts=pulumi.ResourceOptions(depends_on=[kafka]),
 )
@@ -106,6 +118,8 @@ WorkerPool(
         secret_env=secret_env,
         max_job_seconds=cfg.max_job_seconds,
         docker_storage_size=cfg.docker_storage_size,
+        dind_image=cfg.dind_image,
+        dind_security=cfg.dind_security,
         node_selector=cfg.worker_node_selector,
         worker_resources=cfg.resources["worker"],
         dind_resources=cfg.resources["dind"],

@@ -7,6 +7,7 @@ message naming the key.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -38,6 +39,17 @@ DEFAULT_RESOURCES: dict[str, dict[str, dict[str, str]]] = {
 }
 
 SERVICE_TYPES = ("LoadBalancer", "NodePort", "ClusterIP")
+
+# The third-party images; a cluster that cannot pull them names stand-ins of the same contract.
+DEFAULT_KAFKA_IMAGE = "apache/kafka:4.1.0"
+DEFAULT_POSTGRES_IMAGE = "postgres:17.6-bookworm"
+DEFAULT_DIND_IMAGE = "docker:28.3.3-dind"
+# How the workers' Docker daemons get their rights: a privileged container, or every
+# capability but CAP_SYS_RESOURCE with seccomp and AppArmor unconfined, for clusters whose
+# nodes cannot start privileged containers.
+DIND_SECURITY_MODES = ("privileged", "capabilities")
+# pulumi-kubernetes's own default wait for a resource to become ready.
+DEFAULT_READY_TIMEOUT_SECONDS = 600
 
 
 class ConfigError(ValueError):
@@ -75,6 +87,13 @@ class StackConfig:
     image: str = ""
     image_registry: str = ""
     minikube_profile: str = "minikube"
+    image_load_command: tuple[str, ...] = ()
+    extra_ca_cert_file: str = ""
+    kafka_image: str = DEFAULT_KAFKA_IMAGE
+    postgres_image: str = DEFAULT_POSTGRES_IMAGE
+    dind_image: str = DEFAULT_DIND_IMAGE
+    dind_security: str = "privileged"
+    ready_timeout_seconds: int = DEFAULT_READY_TIMEOUT_SECONDS
 
     def __post_init__(self) -> None:
         _check(self)
@@ -118,6 +137,24 @@ def _check(cfg: StackConfig) -> None:
             "dccf:image and dccf:imageRegistry are both set: give a prebuilt image, or a "
             "registry to push the built one to, not both"
         )
+    if cfg.image_load_command and (cfg.image or cfg.image_registry):
+        raise ConfigError(
+            "dccf:imageLoadCommand is set with dccf:image or dccf:imageRegistry: a built image "
+            "is either loaded by the command, pushed to the registry, or not built at all"
+        )
+    if cfg.dind_security not in DIND_SECURITY_MODES:
+        raise ConfigError(
+            f"dccf:dindSecurity={cfg.dind_security!r}: use one of {', '.join(DIND_SECURITY_MODES)}"
+        )
+    if cfg.ready_timeout_seconds < 1:
+        raise ConfigError(f"dccf:readyTimeoutSeconds={cfg.ready_timeout_seconds}: use at least 1")
+    for key, image in (
+        ("kafkaImage", cfg.kafka_image),
+        ("postgresImage", cfg.postgres_image),
+        ("dindImage", cfg.dind_image),
+    ):
+        if not image.strip():
+            raise ConfigError(f"dccf:{key} is empty: name an image, or leave the key out")
     missing = sorted(set(DEFAULT_RESOURCES) - set(cfg.resources))
     if missing:
         raise ConfigError(f"dccf:resources lacks {', '.join(missing)}")
@@ -158,6 +195,13 @@ def _object(config: pulumi.Config, key: str, default: Any) -> Any:
     return default if value is None else value
 
 
+def _command(config: pulumi.Config, key: str) -> tuple[str, ...]:
+    value = _object(config, key, [])
+    if not isinstance(value, list) or not all(isinstance(part, str) for part in value):
+        raise ConfigError(f"dccf:{key}: give a list of strings, e.g. [kind, load, docker-image]")
+    return tuple(value)
+
+
 def load() -> StackConfig:
     """Read the stack config (namespace `dccf:`) once."""
     config = pulumi.Config("dccf")
@@ -185,4 +229,14 @@ def load() -> StackConfig:
         image=_str(config, "image", ""),
         image_registry=_str(config, "imageRegistry", ""),
         minikube_profile=_str(config, "minikubeProfile", "minikube"),
+        image_load_command=_command(config, "imageLoadCommand"),
+        # The same setting as scripts/dind-check, so one variable serves every image build.
+        extra_ca_cert_file=_str(
+            config, "extraCaCertFile", os.environ.get("DCCF_EXTRA_CA_CERT_FILE", "")
+        ),
+        kafka_image=_str(config, "kafkaImage", DEFAULT_KAFKA_IMAGE),
+        postgres_image=_str(config, "postgresImage", DEFAULT_POSTGRES_IMAGE),
+        dind_image=_str(config, "dindImage", DEFAULT_DIND_IMAGE),
+        dind_security=_str(config, "dindSecurity", "privileged"),
+        ready_timeout_seconds=_int(config, "readyTimeoutSeconds", DEFAULT_READY_TIMEOUT_SECONDS),
     )

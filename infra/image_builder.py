@@ -14,7 +14,8 @@ import pulumi.dynamic
 
 def make_provider() -> pulumi.dynamic.ResourceProvider:
     class ImageBuilder(pulumi.dynamic.ResourceProvider):
-        """Inputs: ref, context, dockerfile, delivery ("minikube" or "registry"), profile."""
+        """Inputs: ref, context, dockerfile, extra_ca (a PEM, may be empty), delivery
+        ("minikube", "registry" or "command"), profile, load_command."""
 
         def _deliver(self, props: dict[str, Any]) -> None:
             import subprocess
@@ -23,9 +24,16 @@ def make_provider() -> pulumi.dynamic.ResourceProvider:
             import docker.errors
 
             client = docker.from_env()
+            # A TLS-intercepting proxy's CA, for pip and apt inside the build.
+            build_args = {"EXTRA_CA_CERT": props["extra_ca"]} if props.get("extra_ca") else {}
             try:
                 client.images.build(
-                    path=props["context"], dockerfile=props["dockerfile"], tag=props["ref"], rm=True
+                    path=props["context"],
+                    dockerfile=props["dockerfile"],
+                    tag=props["ref"],
+                    rm=True,
+                    buildargs=build_args,
+                    network_mode="host",
                 )
             except docker.errors.BuildError as err:
                 log = "".join(str(line.get("stream", "")) for line in err.build_log)
@@ -39,14 +47,20 @@ def make_provider() -> pulumi.dynamic.ResourceProvider:
                             "(log in with `docker login` to dccf:imageRegistry first)"
                         )
                 return
-            command = ["minikube", "-p", props["profile"], "image", "load", props["ref"]]
+            if props["delivery"] == "command":
+                command = [*props["load_command"], props["ref"]]
+                missing = f"{command[0]} was not found: check dccf:imageLoadCommand"
+            else:
+                command = ["minikube", "-p", props["profile"], "image", "load", props["ref"]]
+                missing = (
+                    "minikube is not on PATH: install it, or set dccf:imageRegistry (push the "
+                    "image), dccf:imageLoadCommand (load it your way) or dccf:image (use a "
+                    "prebuilt image)"
+                )
             try:
                 done = subprocess.run(command, capture_output=True, text=True, check=False)
             except FileNotFoundError:
-                raise RuntimeError(
-                    "minikube is not on PATH: install it, or set dccf:imageRegistry (push the "
-                    "image) or dccf:image (use a prebuilt image)"
-                ) from None
+                raise RuntimeError(missing) from None
             if done.returncode != 0:
                 raise RuntimeError(f"`{' '.join(command)}` failed: {done.stderr.strip()}")
 
@@ -58,8 +72,9 @@ def make_provider() -> pulumi.dynamic.ResourceProvider:
             self, _id: str, olds: dict[str, Any], news: dict[str, Any]
         ) -> pulumi.dynamic.DiffResult:
             # The context path may differ between checkouts; only what lands on nodes counts.
-            keys = ("ref", "delivery", "profile")
-            changed = [key for key in keys if olds.get(key) != news.get(key)]
+            # The CA is the build machine's business; it never changes what lands on nodes.
+            keys = ("ref", "delivery", "profile", "load_command")
+            changed = [key for key in keys if (olds.get(key) or None) != (news.get(key) or None)]
             return pulumi.dynamic.DiffResult(changes=bool(changed), replaces=changed)
 
         def update(

@@ -19,6 +19,11 @@ def service_host(service: str, namespace: pulumi.Input[str]) -> pulumi.Output[st
     return pulumi.Output.concat(service, ".", namespace, ".", CLUSTER_DOMAIN)
 
 
+def await_timeout(seconds: int) -> dict[str, str]:
+    """Annotations that bound how long `pulumi up` waits for the object to become ready."""
+    return {"pulumi.com/timeoutSeconds": str(seconds)}
+
+
 def resource_block(resources: Mapping[str, Mapping[str, str]]) -> dict[str, dict[str, str]]:
     return {kind: dict(values) for kind, values in resources.items()}
 
@@ -26,6 +31,16 @@ def resource_block(resources: Mapping[str, Mapping[str, str]]) -> dict[str, dict
 def node_selector(selector: Mapping[str, str]) -> dict[str, dict[str, str]]:
     """Pod spec fields to splat in; an empty selector is left out (any node will do)."""
     return {"nodeSelector": dict(selector)} if selector else {}
+
+
+def storage_hint(what: str, timeout_seconds: int) -> str:
+    """Said next to a StatefulSet whose volumes come from the cluster's default StorageClass:
+    without one its claims stay Pending, which the provider reports only as unready pods."""
+    return (
+        f"{what} claim volumes of the cluster's default StorageClass. If the cluster has none, "
+        f"the claims stay Pending and this resource fails after {timeout_seconds} s: check "
+        "`kubectl get storageclass` (one marked '(default)'), or set dccf:storageClass"
+    )
 
 
 def volume_claim(name: str, size: str, storage_class: str) -> dict[str, object]:

@@ -14,9 +14,15 @@ from dataclasses import dataclass
 
 import pulumi
 import pulumi_kubernetes as k8s
-from k8s_objects import CLUSTER_DOMAIN, app_labels, resource_block, volume_claim
+from k8s_objects import (
+    CLUSTER_DOMAIN,
+    app_labels,
+    await_timeout,
+    resource_block,
+    storage_hint,
+    volume_claim,
+)
 
-KAFKA_IMAGE = "apache/kafka:4.1.0"
 BROKER_PORT = 9092
 CONTROLLER_PORT = 9093
 KAFKA_UID = 1000
@@ -79,12 +85,14 @@ def voters(replicas: int, namespace: str) -> str:
 @dataclass(frozen=True)
 class KafkaArgs:
     namespace: pulumi.Output[str]
+    image: str
     replicas: int
     replication_factor: int
     min_insync_replicas: int
     storage_size: str
     storage_class: str
     resources: Mapping[str, Mapping[str, str]]
+    ready_timeout_seconds: int
 
 
 class KafkaCluster(pulumi.ComponentResource):
@@ -125,9 +133,14 @@ class KafkaCluster(pulumi.ComponentResource):
             },
             opts=child,
         )
-        k8s.apps.v1.StatefulSet(
+        statefulset = k8s.apps.v1.StatefulSet(
             name,
-            metadata={"name": STATEFULSET, "namespace": args.namespace, "labels": labels},
+            metadata={
+                "name": STATEFULSET,
+                "namespace": args.namespace,
+                "labels": labels,
+                "annotations": await_timeout(args.ready_timeout_seconds),
+            },
             spec={
                 "serviceName": headless.metadata.apply(lambda m: m.name),
                 "replicas": args.replicas,
@@ -152,7 +165,7 @@ class KafkaCluster(pulumi.ComponentResource):
                         "containers": [
                             {
                                 "name": "kafka",
-                                "image": KAFKA_IMAGE,
+                                "image": args.image,
                                 "command": ["/bin/bash", "-ec", START_SCRIPT],
                                 "ports": [
                                     {"name": "broker", "containerPort": BROKER_PORT},
@@ -183,6 +196,10 @@ class KafkaCluster(pulumi.ComponentResource):
             },
             opts=child,
         )
+        if not args.storage_class:
+            pulumi.log.info(
+                storage_hint("Kafka's brokers", args.ready_timeout_seconds), statefulset
+            )
         self.bootstrap = pulumi.Output.concat(
             CLIENT_SERVICE, ".", args.namespace, f".{CLUSTER_DOMAIN}:{BROKER_PORT}"
         )

@@ -115,8 +115,17 @@ class MasterService(pulumi.ComponentResource):
         self.register_outputs({"url": self.url})
 
 
+def _field(value: Any, snake: str, camel: str) -> Any:
+    """A field of a status that the engine hands over as an object or as a plain dict."""
+    if isinstance(value, dict):
+        return value.get(snake, value.get(camel))
+    return getattr(value, snake, None)
+
+
 def _url(status: Any, in_cluster_host: str, port: int) -> str:
     """The load balancer's address when there is one, else the in-cluster name."""
-    ingress = (status and status.load_balancer and status.load_balancer.ingress) or []
-    host = next((i.ip or i.hostname for i in ingress if i.ip or i.hostname), in_cluster_host)
+    balancer = _field(status, "load_balancer", "loadBalancer")
+    ingress = _field(balancer, "ingress", "ingress") or []
+    addresses = [_field(i, "ip", "ip") or _field(i, "hostname", "hostname") for i in ingress]
+    host = next((a for a in addresses if a), in_cluster_host)
     return f"http://{host}" if port == 80 else f"http://{host}:{port}"

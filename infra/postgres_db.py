@@ -10,9 +10,15 @@ from dataclasses import dataclass
 
 import pulumi
 import pulumi_kubernetes as k8s
-from k8s_objects import app_labels, resource_block, service_host, volume_claim
+from k8s_objects import (
+    app_labels,
+    await_timeout,
+    resource_block,
+    service_host,
+    storage_hint,
+    volume_claim,
+)
 
-POSTGRES_IMAGE = "postgres:17.6-bookworm"
 POSTGRES_PORT = 5432
 POSTGRES_UID = 999
 SERVICE = "postgres"
@@ -22,10 +28,12 @@ DATA_MOUNT = "/var/lib/postgresql/data"
 @dataclass(frozen=True)
 class PostgresArgs:
     namespace: pulumi.Output[str]
+    image: str
     password: pulumi.Output[str]
     storage_size: str
     storage_class: str
     resources: Mapping[str, Mapping[str, str]]
+    ready_timeout_seconds: int
     user: str = "dccf"
     database: str = "dccf"
 
@@ -58,9 +66,14 @@ class PostgresDatabase(pulumi.ComponentResource):
             opts=child,
         )
         ready = ["pg_isready", "-h", "127.0.0.1", "-U", args.user, "-d", args.database]
-        k8s.apps.v1.StatefulSet(
+        statefulset = k8s.apps.v1.StatefulSet(
             name,
-            metadata={"name": SERVICE, "namespace": args.namespace, "labels": labels},
+            metadata={
+                "name": SERVICE,
+                "namespace": args.namespace,
+                "labels": labels,
+                "annotations": await_timeout(args.ready_timeout_seconds),
+            },
             spec={
                 "serviceName": service.metadata.apply(lambda m: m.name),
                 "replicas": 1,
@@ -77,7 +90,7 @@ class PostgresDatabase(pulumi.ComponentResource):
                         "containers": [
                             {
                                 "name": "postgres",
-                                "image": POSTGRES_IMAGE,
+                                "image": args.image,
                                 "ports": [{"name": "postgres", "containerPort": POSTGRES_PORT}],
                                 "env": [
                                     {"name": "POSTGRES_USER", "value": args.user},
@@ -119,6 +132,8 @@ class PostgresDatabase(pulumi.ComponentResource):
             },
             opts=child,
         )
+        if not args.storage_class:
+            pulumi.log.info(storage_hint("Postgres", args.ready_timeout_seconds), statefulset)
         self.host = service_host(SERVICE, args.namespace)
         self.port = POSTGRES_PORT
         self.user = args.user

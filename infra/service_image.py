@@ -15,9 +15,12 @@ from pathlib import Path
 
 import pulumi
 import pulumi.dynamic
+from config import ConfigError
 from image_builder import make_provider
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
+# Where Debian keeps the certificates a machine trusts beyond its own roots (a proxy's, say).
+LOCAL_CA_DIR = Path("/usr/local/share/ca-certificates")
 DOCKERFILE = "images/services/Dockerfile"
 IMAGE_NAME = "dccf-services"
 # What the Dockerfile copies; the root .dockerignore admits exactly these paths.
@@ -50,11 +53,27 @@ def context_tag(root: Path = REPO_ROOT) -> str:
     return digest.hexdigest()[:16]
 
 
+def extra_ca(cert_file: str, local_dir: Path = LOCAL_CA_DIR) -> str:
+    """The PEM the build trusts besides Debian's roots: the named file, else the certificates
+    this machine added itself (as `scripts/dind-check` does), else none."""
+    if cert_file:
+        path = Path(cert_file).expanduser()
+        if not path.is_file():
+            raise ConfigError(
+                f"dccf:extraCaCertFile (or DCCF_EXTRA_CA_CERT_FILE) names {path}, which is not "
+                "a file: give the PEM certificate of your TLS-intercepting proxy"
+            )
+        return path.read_text()
+    return "".join(cert.read_text() for cert in sorted(local_dir.glob("*.crt")))
+
+
 @dataclass(frozen=True)
 class ImageArgs:
     image: str
     registry: str
     minikube_profile: str
+    load_command: tuple[str, ...] = ()
+    extra_ca_cert_file: str = ""
 
 
 class BuiltImage(pulumi.dynamic.Resource):
@@ -78,14 +97,17 @@ class ServicesImage(pulumi.ComponentResource):
         else:
             registry = args.registry.rstrip("/")
             repository = f"{registry}/{IMAGE_NAME}" if registry else IMAGE_NAME
+            delivery = "registry" if registry else "command" if args.load_command else "minikube"
             built = BuiltImage(
                 name,
                 {
                     "ref": f"{repository}:{context_tag()}",
                     "context": str(REPO_ROOT),
                     "dockerfile": DOCKERFILE,
-                    "delivery": "registry" if registry else "minikube",
+                    "extra_ca": extra_ca(args.extra_ca_cert_file),
+                    "delivery": delivery,
                     "profile": args.minikube_profile,
+                    "load_command": list(args.load_command),
                 },
                 opts=pulumi.ResourceOptions(parent=self),
             )

@@ -12,8 +12,8 @@ from dataclasses import dataclass
 
 import pulumi
 import pulumi_kubernetes as k8s
-from k8s_objects import app_labels, resource_block
-from kafka_cluster import KAFKA_IMAGE, KAFKA_UID
+from k8s_objects import app_labels, await_timeout, resource_block
+from kafka_cluster import KAFKA_UID
 
 CREATE_SCRIPT = """\
 until /opt/kafka/bin/kafka-topics.sh --bootstrap-server "${BOOTSTRAP_SERVER}" \\
@@ -31,12 +31,14 @@ done
 @dataclass(frozen=True)
 class TopicArgs:
     namespace: pulumi.Output[str]
+    image: str
     bootstrap: pulumi.Output[str]
     topic: str
     partitions: int
     replication_factor: int
     min_insync_replicas: int
     resources: Mapping[str, Mapping[str, str]]
+    ready_timeout_seconds: int
 
 
 class TopicJob(pulumi.ComponentResource):
@@ -46,7 +48,11 @@ class TopicJob(pulumi.ComponentResource):
         # Auto-named, so a replacement is created before the old Job is deleted.
         self.job = k8s.batch.v1.Job(
             name,
-            metadata={"namespace": args.namespace, "labels": labels},
+            metadata={
+                "namespace": args.namespace,
+                "labels": labels,
+                "annotations": await_timeout(args.ready_timeout_seconds),
+            },
             spec={
                 "backoffLimit": 4,
                 "activeDeadlineSeconds": 900,
@@ -62,7 +68,7 @@ class TopicJob(pulumi.ComponentResource):
                         "containers": [
                             {
                                 "name": "create-topic",
-                                "image": KAFKA_IMAGE,
+                                "image": args.image,
                                 "command": ["/bin/bash", "-ec", CREATE_SCRIPT],
                                 "env": [
                                     {"name": "BOOTSTRAP_SERVER", "value": args.bootstrap},

@@ -16,11 +16,27 @@ import pulumi
 import pulumi_kubernetes as k8s
 from k8s_objects import app_labels, node_selector, resource_block
 
-DIND_IMAGE = "docker:28.3.3-dind"
 NAME = "dccf-worker"
 SERVICES_UID = 10001
 SOCKET_DIR = "/var/run/dind"
 DOCKER_HOST = f"unix://{SOCKET_DIR}/docker.sock"
+# For dccf:dindSecurity=capabilities: a container that is not privileged gets its cgroup
+# hierarchies mounted read-only, and dockerd must create cgroups for its containers. With
+# every capability but CAP_SYS_RESOURCE (which some hosts withhold even from privileged
+# containers) the daemon remounts them read-write itself, then starts as the image would.
+# On cgroup v1 it also allows the devices runc grants every container but containerd's
+# default rules leave out (/dev/console, /dev/fuse): the jobs' containers could not start.
+REMOUNT_CGROUPS = """\
+for mount in $(awk '$3 == "cgroup" || $3 == "cgroup2" {print $2}' /proc/self/mounts); do
+  mount -o remount,bind,rw "$mount"
+done
+if [ -w /sys/fs/cgroup/devices/devices.allow ]; then
+  for rule in "c 5:1 rwm" "c 10:229 rwm"; do
+    echo "$rule" > /sys/fs/cgroup/devices/devices.allow
+  done
+fi
+exec dockerd-entrypoint.sh "$@"
+"""
 # Time to build and collect after the run itself, on top of the longest job.
 SHUTDOWN_MARGIN_SECONDS = 120
 
@@ -35,6 +51,8 @@ class WorkerArgs:
     secret_env: list[dict[str, Any]]
     max_job_seconds: int
     docker_storage_size: str
+    dind_image: str
+    dind_security: str
     node_selector: Mapping[str, str]
     worker_resources: Mapping[str, Mapping[str, str]]
     dind_resources: Mapping[str, Mapping[str, str]]
@@ -105,10 +123,26 @@ class WorkerPool(pulumi.ComponentResource):
         self.register_outputs({})
 
 
+def _dind_security(mode: str) -> dict[str, Any]:
+    """The daemon's rights and, where it must prepare its cgroups itself, its command."""
+    if mode == "privileged":
+        return {"securityContext": {"privileged": True}}
+    return {
+        "command": ["sh", "-ec", REMOUNT_CGROUPS, "dind"],
+        "securityContext": {
+            "privileged": False,
+            "allowPrivilegeEscalation": True,
+            "capabilities": {"add": ["ALL"], "drop": ["SYS_RESOURCE"]},
+            "seccompProfile": {"type": "Unconfined"},
+            "appArmorProfile": {"type": "Unconfined"},
+        },
+    }
+
+
 def _dind(args: WorkerArgs, socket_mount: dict[str, str]) -> dict[str, Any]:
     return {
         "name": "dind",
-        "image": DIND_IMAGE,
+        "image": args.dind_image,
         "restartPolicy": "Always",
         # Naming `dockerd` first keeps the image's entrypoint from adding its default TCP
         # listener (2375, unauthenticated with TLS off), which any pod could reach. The
@@ -116,7 +150,7 @@ def _dind(args: WorkerArgs, socket_mount: dict[str, str]) -> dict[str, Any]:
         "args": ["dockerd", f"--host={DOCKER_HOST}", f"--group={SERVICES_UID}"],
         # Empty: no TLS certificates to generate; only the shared unix socket is served.
         "env": [{"name": "DOCKER_TLS_CERTDIR", "value": ""}],
-        "securityContext": {"privileged": True},
+        **_dind_security(args.dind_security),
         "startupProbe": {
             "exec": {"command": ["docker", f"--host={DOCKER_HOST}", "info"]},
             "periodSeconds": 2,

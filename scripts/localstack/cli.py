@@ -62,7 +62,8 @@ examples:
   scripts/dev stop kafka-2; scripts/dev start kafka-2
   scripts/dev test -x                # up, all test tiers, down (extra args go to pytest)
   scripts/dev down --purge           # stop, then delete .dccf/ state (keeps .dccf/venv)
-  DCCF_DEV_STATE=.dccf/test scripts/dev status   # the test stack, while `test` runs"""
+  DCCF_DEV_STATE=.dccf/test scripts/dev status   # the test stack, while `test` runs
+  scripts/dev cluster up             # a local Kubernetes; `scripts/dev cluster --help`"""
 
 
 def _count(minimum: int) -> Callable[[str], int]:
@@ -133,6 +134,13 @@ def build_parser() -> argparse.ArgumentParser:
     )
     _add_size_options(test, new_stack_nodes=TEST_KAFKA_NODES)
     commands.add_parser("env", help="print `export DCCF_...` lines for the running stack")
+    # Handled by scripts/dev itself (scripts/localcluster); listed here for --help.
+    commands.add_parser(
+        "cluster",
+        help="a real Kubernetes on this machine with DCCF deployed by Pulumi: "
+        "scripts/dev cluster --help",
+        add_help=False,
+    )
     start = commands.add_parser("start", help="start one component of the stack")
     start.add_argument("component", type=_component)
     stop = commands.add_parser("stop", help="stop one component (e.g. for fault tests)")
@@ -215,6 +223,11 @@ def _test(args: argparse.Namespace, extra: list[str]) -> int:
     """Up a fresh test stack, run pytest against it, take it down; pytest's exit code."""
     layout = Layout.discover(test=True)
     config = _requested_for_tests(args)
+    # The cluster tier (scripts/localcluster, which needs the venv's Pulumi) follows the local
+    # ones; its tools build meanwhile.
+    from localcluster import tier as cluster_tier
+
+    prebuild = cluster_tier.prebuild_tools(layout.repo, extra)
     summary = None
     code = 1
     try:
@@ -250,7 +263,7 @@ def _test(args: argparse.Namespace, extra: list[str]) -> int:
         stack.down(layout)
     if summary:
         print(summary, flush=True)
-    return code
+    return cluster_tier.after_local_tiers(prebuild, extra) or code
 
 
 def _report(layout: Layout, error: StackError) -> None:

@@ -25,6 +25,17 @@ VARIANTS: dict[str, dict[str, Any]] = {
         "imageRegistry": "registry.example.com/team",
     },
     "prebuilt-image": {"image": "registry.example.com/dccf-services:1.2.3"},
+    # What `scripts/dev cluster deploy` sets (scripts/localcluster/deploy.py).
+    "local-cluster": {
+        "nodeLabels": {"dccf-node-1": {"role": "master-node"}, "dccf-node-2": {"role": "worker"}},
+        "serviceType": "ClusterIP",
+        "kafkaImage": "dccf-local/kafka:4.4.0",
+        "postgresImage": "dccf-local/postgres:15-bookworm",
+        "dindImage": "dccf-local/dind:20.10-bookworm",
+        "dindSecurity": "capabilities",
+        "imageLoadCommand": ["scripts/dev", "cluster", "load-image"],
+        "readyTimeoutSeconds": 420,
+    },
 }
 
 

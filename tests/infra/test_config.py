@@ -32,6 +32,21 @@ def test_defaults_fit_a_three_node_minikube() -> None:
     assert cfg.worker_node_selector == {"role": "worker"}
     assert (cfg.service_type, cfg.service_port, cfg.storage_class) == ("LoadBalancer", 80, "")
     assert (cfg.image, cfg.image_registry, cfg.minikube_profile) == ("", "", "minikube")
+    assert cfg.image_load_command == ()
+    assert (cfg.kafka_image, cfg.postgres_image, cfg.dind_image) == (
+        "apache/kafka:4.1.0",
+        "postgres:17.6-bookworm",
+        "docker:28.3.3-dind",
+    )
+    assert (cfg.dind_security, cfg.ready_timeout_seconds) == ("privileged", 600)
+
+
+def test_the_extra_ca_file_defaults_to_the_dind_check_variable(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("DCCF_EXTRA_CA_CERT_FILE", "/etc/proxy-ca.pem")
+    assert _load({}).extra_ca_cert_file == "/etc/proxy-ca.pem"
+    assert _load({"extraCaCertFile": "/x.pem"}).extra_ca_cert_file == "/x.pem"
 
 
 def test_an_explicit_zero_or_empty_value_is_kept() -> None:
@@ -57,6 +72,11 @@ def test_resource_overrides_merge_with_the_defaults() -> None:
         ({"image": "x:1", "imageRegistry": "r.example.com"}, "not both"),
         ({"resources": {"kafak": {}}}, "unknown parts kafak"),
         ({"resources": {"kafka": {"limit": {}}}}, "use requests or limits"),
+        ({"dindSecurity": "root"}, "dccf:dindSecurity='root'"),
+        ({"readyTimeoutSeconds": 0}, "dccf:readyTimeoutSeconds=0"),
+        ({"kafkaImage": " "}, "dccf:kafkaImage is empty"),
+        ({"imageLoadCommand": {"kind": "load"}}, "give a list of strings"),
+        ({"imageLoadCommand": ["kind"], "image": "x:1"}, "dccf:imageLoadCommand is set"),
     ],
 )
 def test_values_that_cannot_work_are_refused(values: dict[str, Any], message: str) -> None:

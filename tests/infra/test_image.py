@@ -7,11 +7,13 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+from config import ConfigError
 from image_builder import make_provider
 from infra_render import REPO_ROOT, Rendered
 from infra_variants import VARIANTS
 from pulumi.dynamic.dynamic import serialize_provider
-from service_image import CONTEXT_PATHS, DOCKERFILE, context_tag
+from service_image import CONTEXT_PATHS, DOCKERFILE, context_tag, extra_ca
 
 
 def _copy_context(target: Path) -> Path:
@@ -90,6 +92,26 @@ def test_a_registry_gets_the_image_pushed(rendered_variants: dict[str, Rendered]
     assert rendered.outputs["image"] == built["ref"]
 
 
+def test_a_load_command_gets_the_built_image(rendered_variants: dict[str, Rendered]) -> None:
+    (built,) = rendered_variants["local-cluster"].built_images
+    assert built["delivery"] == "command"
+    assert built["load_command"] == ["scripts/dev", "cluster", "load-image"]
+
+
+def test_the_build_trusts_the_named_ca_else_the_machines_own(tmp_path: Path) -> None:
+    named = tmp_path / "proxy-ca.pem"
+    named.write_text("NAMED PEM\n")
+    local = tmp_path / "ca-certificates"
+    local.mkdir()
+    (local / "b.crt").write_text("B\n")
+    (local / "a.crt").write_text("A\n")
+    assert extra_ca(str(named), local) == "NAMED PEM\n"
+    assert extra_ca("", local) == "A\nB\n"
+    assert extra_ca("", tmp_path / "none") == ""
+    with pytest.raises(ConfigError, match="not a file"):
+        extra_ca(str(tmp_path / "missing.pem"), local)
+
+
 def test_a_prebuilt_image_is_used_as_is(rendered_variants: dict[str, Rendered]) -> None:
     rendered = rendered_variants["prebuilt-image"]
     assert rendered.built_images == []
@@ -110,6 +132,8 @@ def test_the_builder_loads_where_infra_is_not_importable(tmp_path: Path) -> None
         "moved = {**old, 'context': '/elsewhere'}\n"
         "assert not provider.diff('a:1', old, moved).changes\n"
         "assert provider.diff('a:1', old, {**old, 'ref': 'a:2'}).replaces == ['ref']\n"
+        "assert not provider.diff('a:1', old, {**old, 'extra_ca': 'PEM', 'load_command': []})"
+        ".changes\n"
         "print('ok')\n"
     )
     done = subprocess.run(

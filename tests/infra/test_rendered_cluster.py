@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 from collections import Counter
+from types import SimpleNamespace
+from typing import Any
 
 import kubernetes_validate
 import pytest
 from infra_invariants import problems
 from infra_render import Rendered
 from infra_variants import VARIANTS, expect_for
+from master_service import _url
 
 # minikube's default Kubernetes (minikube v1.37); kubernetes-validate 1.34.1 ships its schema.
 KUBERNETES_VERSION = "1.34.0"
@@ -170,3 +173,80 @@ def test_stack_outputs(rendered_variants: dict[str, Rendered]) -> None:
     other = rendered_variants["other-namespace"].outputs
     assert other["namespace"] == "dccf-staging"
     assert other["kafkaBootstrap"] == "kafka.dccf-staging.svc.cluster.local:9092"
+
+
+def _containers(rendered: Rendered) -> dict[str, dict[str, Any]]:
+    """Every container and init container by name, across the workloads."""
+    found = {}
+    for obj in rendered.objects:
+        spec = obj.get("spec", {}).get("template", {}).get("spec", {})
+        for container in [*spec.get("initContainers", []), *spec.get("containers", [])]:
+            found[f"{obj['metadata']['name']}/{container['name']}"] = container
+    return found
+
+
+def test_the_third_party_images_are_the_upstream_tags_unless_configured(
+    rendered_variants: dict[str, Rendered],
+) -> None:
+    default = _containers(rendered_variants["minikube-defaults"])
+    assert default["kafka/kafka"]["image"] == "apache/kafka:4.1.0"
+    assert default["postgres/postgres"]["image"] == "postgres:17.6-bookworm"
+    assert default["dccf-worker/dind"]["image"] == "docker:28.3.3-dind"
+    local = _containers(rendered_variants["local-cluster"])
+    assert local["kafka/kafka"]["image"] == "dccf-local/kafka:4.4.0"
+    (topic,) = [c for name, c in local.items() if name.endswith("/create-topic")]
+    assert topic["image"] == "dccf-local/kafka:4.4.0"
+    assert local["postgres/postgres"]["image"] == "dccf-local/postgres:15-bookworm"
+    assert local["dccf-worker/dind"]["image"] == "dccf-local/dind:20.10-bookworm"
+
+
+def test_capabilities_mode_gives_the_daemon_every_right_but_privileged(
+    rendered_variants: dict[str, Rendered],
+) -> None:
+    dind = _containers(rendered_variants["local-cluster"])["dccf-worker/dind"]
+    assert dind["securityContext"] == {
+        "privileged": False,
+        "allowPrivilegeEscalation": True,
+        "capabilities": {"add": ["ALL"], "drop": ["SYS_RESOURCE"]},
+        "seccompProfile": {"type": "Unconfined"},
+        "appArmorProfile": {"type": "Unconfined"},
+    }
+    # The cgroups are remounted read-write, then the image's own entrypoint gets the args.
+    command = dind["command"]
+    assert command[:2] == ["sh", "-ec"] and command[-1] == "dind"
+    assert "mount -o remount,bind,rw" in command[2]
+    assert command[2].rstrip().endswith('exec dockerd-entrypoint.sh "$@"')
+    assert dind["args"][0] == "dockerd"
+
+
+def test_waits_for_storage_backed_parts_are_bounded(rendered_variants: dict[str, Rendered]) -> None:
+    for variant, seconds in (("minikube-defaults", "600"), ("local-cluster", "420")):
+        rendered = rendered_variants[variant]
+        bounded = [
+            *rendered.of_kind("StatefulSet"),
+            *rendered.of_kind("Job"),
+        ]
+        assert len(bounded) == 3
+        for obj in bounded:
+            assert obj["metadata"]["annotations"]["pulumi.com/timeoutSeconds"] == seconds
+
+
+@pytest.mark.parametrize(
+    ("status", "url"),
+    [
+        (None, "http://dccf-master.dccf.svc.cluster.local"),
+        ({"loadBalancer": {}}, "http://dccf-master.dccf.svc.cluster.local"),
+        ({"load_balancer": {"ingress": [{"ip": "203.0.113.7"}]}}, "http://203.0.113.7"),
+        (
+            SimpleNamespace(
+                load_balancer=SimpleNamespace(
+                    ingress=[SimpleNamespace(ip=None, hostname="lb.example.com")]
+                )
+            ),
+            "http://lb.example.com",
+        ),
+    ],
+)
+def test_the_master_url_reads_the_service_status_in_either_form(status: Any, url: str) -> None:
+    """The real engine hands a ClusterIP Service's status over as a dict, mocks as None."""
+    assert _url(status, "dccf-master.dccf.svc.cluster.local", 80) == url

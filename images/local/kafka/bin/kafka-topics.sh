@@ -1,0 +1,3 @@
+#!/bin/bash
+# kafka-topics.sh --bootstrap-server ... --create|--describe|--list ...
+exec /opt/kafka/bin/kafka-run-class.sh org.apache.kafka.tools.TopicCommand "$@"
