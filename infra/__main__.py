@@ -114,6 +114,7 @@ WorkerPool(
         image=image.ref,
         pull_policy=image.pull_policy,
         replicas=cfg.worker_replicas,
+        slots=cfg.worker_slots,
         env_from=env_from,
         secret_env=secret_env,
         max_job_seconds=cfg.max_job_seconds,

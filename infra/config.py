@@ -72,6 +72,8 @@ class StackConfig:
     storage_class: str = ""
     master_replicas: int = 2
     worker_replicas: int = 2
+    # Jobs each worker pod runs at once; the daemon's resources are per slot.
+    worker_slots: int = 1
     service_type: str = "LoadBalancer"
     service_port: int = 80
     node_labels: Mapping[str, Mapping[str, str]] = field(
@@ -124,6 +126,8 @@ def _check(cfg: StackConfig) -> None:
         )
     if cfg.worker_replicas < 0:
         raise ConfigError(f"dccf:workerReplicas={cfg.worker_replicas}: must not be negative")
+    if cfg.worker_slots < 1:
+        raise ConfigError(f"dccf:workerSlots={cfg.worker_slots}: use at least 1")
     if cfg.service_type not in SERVICE_TYPES:
         raise ConfigError(
             f"dccf:serviceType={cfg.service_type!r}: use one of {', '.join(SERVICE_TYPES)}"
@@ -218,6 +222,7 @@ def load() -> StackConfig:
         storage_class=_str(config, "storageClass", ""),
         master_replicas=_int(config, "masterReplicas", 2),
         worker_replicas=_int(config, "workerReplicas", 2),
+        worker_slots=_int(config, "workerSlots", 1),
         service_type=_str(config, "serviceType", "LoadBalancer"),
         service_port=_int(config, "servicePort", 80),
         node_labels=_object(config, "nodeLabels", DEFAULT_NODE_LABELS),

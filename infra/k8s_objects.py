@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
+from decimal import Decimal
 
 import pulumi
 
@@ -24,8 +26,29 @@ def await_timeout(seconds: int) -> dict[str, str]:
     return {"pulumi.com/timeoutSeconds": str(seconds)}
 
 
-def resource_block(resources: Mapping[str, Mapping[str, str]]) -> dict[str, dict[str, str]]:
-    return {kind: dict(values) for kind, values in resources.items()}
+def resource_block(
+    resources: Mapping[str, Mapping[str, str]], times: int = 1
+) -> dict[str, dict[str, str]]:
+    """Requests and limits as given, or each quantity `times` over (per-slot amounts)."""
+    return {
+        kind: {name: scale_quantity(value, times) for name, value in values.items()}
+        for kind, values in resources.items()
+    }
+
+
+_QUANTITY = re.compile(r"(?P<number>[0-9]+(?:\.[0-9]+)?)(?P<suffix>[a-zA-Z]*)")
+
+
+def scale_quantity(quantity: str, times: int) -> str:
+    """A Kubernetes quantity (`250m`, `2`, `1.5Gi`) multiplied by a whole number."""
+    if times == 1:
+        return quantity
+    match = _QUANTITY.fullmatch(quantity)
+    if match is None:
+        raise ValueError(f"{quantity!r} is not a Kubernetes quantity such as 250m or 2Gi")
+    number = Decimal(match["number"]) * times
+    text = format(number.normalize(), "f")
+    return f"{text}{match['suffix']}"
 
 
 def node_selector(selector: Mapping[str, str]) -> dict[str, dict[str, str]]:

@@ -47,6 +47,7 @@ class WorkerArgs:
     image: pulumi.Output[str]
     pull_policy: str
     replicas: int
+    slots: int
     env_from: list[dict[str, Any]]
     secret_env: list[dict[str, Any]]
     max_job_seconds: int
@@ -90,6 +91,7 @@ class WorkerPool(pulumi.ComponentResource):
                                 "envFrom": args.env_from,
                                 "env": [
                                     {"name": "DCCF_DOCKER_HOST", "value": DOCKER_HOST},
+                                    {"name": "DCCF_WORKER_SLOTS", "value": str(args.slots)},
                                     *args.secret_env,
                                 ],
                                 "resources": resource_block(args.worker_resources),
@@ -156,7 +158,8 @@ def _dind(args: WorkerArgs, socket_mount: dict[str, str]) -> dict[str, Any]:
             "periodSeconds": 2,
             "failureThreshold": 90,
         },
-        "resources": resource_block(args.dind_resources),
+        # The daemon runs the pod's jobs: its requests and limits are per slot.
+        "resources": resource_block(args.dind_resources, times=args.slots),
         "volumeMounts": [
             socket_mount,
             {"name": "docker-storage", "mountPath": "/var/lib/docker"},

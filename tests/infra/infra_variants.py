@@ -25,6 +25,7 @@ VARIANTS: dict[str, dict[str, Any]] = {
         "imageRegistry": "registry.example.com/team",
     },
     "prebuilt-image": {"image": "registry.example.com/dccf-services:1.2.3"},
+    "three-slots-per-worker": {"workerSlots": 3},
     # What `scripts/dev cluster deploy` sets (scripts/localcluster/deploy.py).
     "local-cluster": {
         "nodeLabels": {"dccf-node-1": {"role": "master-node"}, "dccf-node-2": {"role": "worker"}},

@@ -68,6 +68,7 @@ def test_resource_overrides_merge_with_the_defaults() -> None:
         ({"kafkaReplicas": 1}, "dccf:kafkaReplicas=1"),
         ({"masterReplicas": 1}, "dccf:masterReplicas=1"),
         ({"kafkaPartitions": 0}, "dccf:kafkaPartitions=0"),
+        ({"workerSlots": 0}, "dccf:workerSlots=0"),
         ({"serviceType": "Ingress"}, "dccf:serviceType='Ingress'"),
         ({"image": "x:1", "imageRegistry": "r.example.com"}, "not both"),
         ({"resources": {"kafak": {}}}, "unknown parts kafak"),

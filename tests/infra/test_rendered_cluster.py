@@ -127,6 +127,26 @@ def test_workers_run_the_daemon_as_a_privileged_native_sidecar(default_stack: Re
     assert worker["resources"]["limits"] and dind["resources"]["limits"]
 
 
+def test_worker_slots_reach_the_worker_and_size_its_daemon(
+    rendered_variants: dict[str, Rendered],
+) -> None:
+    def worker_pod(variant: str) -> dict[str, Any]:
+        deployment = rendered_variants[variant].named("Deployment", "dccf-worker")
+        return dict(deployment["spec"]["template"]["spec"])
+
+    one, three = worker_pod("minikube-defaults"), worker_pod("three-slots-per-worker")
+    assert {"name": "DCCF_WORKER_SLOTS", "value": "1"} in one["containers"][0]["env"]
+    assert {"name": "DCCF_WORKER_SLOTS", "value": "3"} in three["containers"][0]["env"]
+    assert one["initContainers"][0]["resources"] == {
+        "requests": {"cpu": "250m", "memory": "256Mi"},
+        "limits": {"cpu": "2", "memory": "2Gi"},
+    }
+    assert three["initContainers"][0]["resources"] == {
+        "requests": {"cpu": "750m", "memory": "768Mi"},
+        "limits": {"cpu": "6", "memory": "6Gi"},
+    }
+
+
 def test_master_is_redundant_probed_and_exposed_on_port_80(default_stack: Rendered) -> None:
     deployment = default_stack.named("Deployment", "dccf-master")
     assert deployment["spec"]["replicas"] >= 2
