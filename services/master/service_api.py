@@ -8,7 +8,7 @@ import time
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, PlainTextResponse, Response
-from starlette.routing import Route
+from starlette.routing import BaseRoute, Route
 
 from dccf import db
 from services.master import context
@@ -85,4 +85,4 @@ routes = [
     Route("/docs", docs, methods=["GET"]),
 ]
 
-root_routes = [Route("/", root, methods=["GET"])]
+root_routes: list[BaseRoute] = [Route("/", root, methods=["GET"])]

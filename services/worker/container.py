@@ -8,6 +8,7 @@ import logging
 import tarfile
 import threading
 import time
+from collections.abc import Generator
 from dataclasses import dataclass, field
 from enum import Enum
 from pathlib import Path
@@ -141,7 +142,9 @@ def run(
     except OutputTooLarge:
         return Finished(JobStatus.FAILED, Reason.OUTPUT_TOO_LARGE, exit_code, could_not_start)
     finally:
-        chunks.close()
+        # The SDK's stream is a generator, typed as an iterator: closing it frees the connection.
+        if isinstance(chunks, Generator):
+            chunks.close()
     return Finished(JobStatus.SUCCEEDED, None, 0, outputs=outputs)
 
 
