@@ -11,6 +11,7 @@ from starlette.responses import JSONResponse, PlainTextResponse, Response, Strea
 from starlette.routing import Route
 
 from dccf import filestore, job_records
+from dccf.filestore import FileKind
 from services.master import context, params, submission
 from services.master.errors import Conflict, NotFound
 from services.master.job_json import job_json
@@ -117,7 +118,7 @@ def list_outputs(request: Request) -> Response:
     job_id = params.job_id(request.path_params["id"])
     get_job(ctx, job_id, context.principal(request))
     with ctx.pool.connection() as conn:
-        files = filestore.listing(conn, job_id, "output")
+        files = filestore.listing(conn, job_id, FileKind.OUTPUT)
     return JSONResponse(
         {"files": [{"path": f.path, "size": f.size, "sha256": f.sha256} for f in files]}
     )
@@ -129,7 +130,7 @@ def download_output(request: Request) -> Response:
     path = request.path_params["path"]
     get_job(ctx, job_id, context.principal(request))
     with ctx.pool.connection() as conn:
-        stored = filestore.find(conn, job_id, "output", path)
+        stored = filestore.find(conn, job_id, FileKind.OUTPUT, path)
     if stored is None:
         raise NotFound(f"job {job_id} has no output file {path[:200]!r}", code="no_such_output")
     media_type = mimetypes.guess_type(stored.path)[0] or "application/octet-stream"
@@ -145,7 +146,7 @@ def download_archive(request: Request) -> Response:
     job_id = params.job_id(request.path_params["id"])
     job = get_job(ctx, job_id, context.principal(request))
     with ctx.pool.connection() as conn:
-        files = filestore.listing(conn, job_id, "output")
+        files = filestore.listing(conn, job_id, FileKind.OUTPUT)
     mtime = (job.finished_at or job.created_at).timestamp()
     return StreamingResponse(
         tar_gz(files, partial(filestore.chunks, ctx.pool), mtime),

@@ -20,14 +20,13 @@ from starlette.formparsers import MultiPartException, MultiPartParser
 from starlette.requests import Request
 
 from dccf import filestore, job_records
+from dccf.filestore import CONTEXT_PATH, FileKind
 from dccf.job_records import JobRecord
 from services.master import context
 from services.master.body_limit import too_large
 from services.master.build_context import ContextTar, Upload, build_context
 from services.master.errors import InvalidInput, UnsupportedMedia
 from services.master.job_form import JobRequest, parse_job_fields
-
-CONTEXT_PATH = "context.tar"
 
 # Text parts are small; file parts spool to disk past 1 MiB (Starlette's UploadFile).
 _MAX_TEXT_PART = 64 * 1024
@@ -228,10 +227,12 @@ def _store(
         # One autocommitted statement stores the job with its context.
         data = tar.file.read()
         with ctx.pool.connection() as conn:
-            return job_records.insert(conn, small_file=("context", CONTEXT_PATH, data), **fields)
+            return job_records.insert(
+                conn, small_file=(FileKind.CONTEXT, CONTEXT_PATH, data), **fields
+            )
     with ctx.pool.transaction() as conn:
         job = job_records.insert(conn, **fields)
-        filestore.store(conn, job.id, "context", CONTEXT_PATH, tar.file)
+        filestore.store(conn, job.id, FileKind.CONTEXT, CONTEXT_PATH, tar.file)
     return job
 
 

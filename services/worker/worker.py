@@ -27,6 +27,7 @@ import docker
 from dccf import db, dispatch, filestore, schema
 from dccf.backoff import Backoff
 from dccf.dispatch import Held
+from dccf.filestore import CONTEXT_PATH, FileKind
 from dccf.job_records import JobRecord
 from dccf.jobs import JobStatus, Reason
 from dccf.settings import Settings
@@ -42,7 +43,6 @@ from services.worker.wakeups import KafkaWakeups
 
 log = logging.getLogger(__name__)
 
-CONTEXT_PATH = "context.tar"
 TICK_SECONDS = 1.0
 T = TypeVar("T")
 
@@ -315,7 +315,7 @@ class Worker:
         spool = tempfile.TemporaryFile(dir=workdir)  # noqa: SIM115 - the caller closes it
         try:
             with self.pool.connection() as conn:
-                stored = filestore.find(conn, job_id, "context", CONTEXT_PATH)
+                stored = filestore.find(conn, job_id, FileKind.CONTEXT, CONTEXT_PATH)
             if stored is None:
                 raise RuntimeError(f"job {job_id} has no stored build context")
             for chunk in filestore.chunks(self.pool, stored.id):

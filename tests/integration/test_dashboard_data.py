@@ -13,6 +13,7 @@ import pytest
 from starlette.testclient import TestClient
 
 from dccf import db, filestore, job_records, job_results
+from dccf.filestore import FileKind
 from dccf.jobs import JobLimits, LogStream
 from dccf.settings import Settings
 from services.master.app import create_app
@@ -190,8 +191,8 @@ def test_resubmit_copies_the_context_and_settings_into_a_new_queued_job(
     assert second["id"] != first["id"] and second["status"] == "queued"
     assert (second["name"], second["limits"]) == (first["name"], first["limits"])
     with pool.connection() as conn:
-        copied = filestore.listing(conn, second["id"], "context")
-        original = filestore.listing(conn, first["id"], "context")
+        copied = filestore.listing(conn, second["id"], FileKind.CONTEXT)
+        original = filestore.listing(conn, first["id"], FileKind.CONTEXT)
         assert job_records.get(conn, second["id"]).build_args == {"A": "1"}  # type: ignore[union-attr]
     assert [(f.path, f.size, f.sha256) for f in copied] == [
         (f.path, f.size, f.sha256) for f in original

@@ -11,6 +11,7 @@ from job_runs import claim
 from starlette.testclient import TestClient
 
 from dccf import db, dispatch, filestore, job_records
+from dccf.filestore import FileKind
 from dccf.jobs import JobLimits, JobStatus
 from dccf.settings import Settings
 from services.worker.logs import CappedLog
@@ -88,7 +89,7 @@ def test_stale_attempt_cannot_write_its_result(pool: db.Pool) -> None:
         job = job_records.get(conn, job_id)
         assert job is not None and job.status is JobStatus.RUNNING
         assert job_records.logs(conn, job_id) == {}
-        assert filestore.listing(conn, job_id, "output") == []
+        assert filestore.listing(conn, job_id, FileKind.OUTPUT) == []
 
 
 def wait_for_status(api: TestClient, job_id: int, status: str, seconds: float = 60) -> dict:
