@@ -15,7 +15,6 @@ from __future__ import annotations
 import gzip
 import itertools
 import os
-import re
 import tarfile
 import tempfile
 import zlib
@@ -23,7 +22,7 @@ from contextlib import nullcontext
 from dataclasses import dataclass
 from typing import BinaryIO
 
-from dccf import settings
+from dccf import paths, settings
 from services.master.errors import InvalidInput, PayloadTooLarge
 
 DOCKERFILE = "Dockerfile"
@@ -39,10 +38,6 @@ SPOOL_BYTES = 1024 * 1024
 CHUNK_BYTES = 64 * 1024
 
 _GZIP_MAGIC = b"\x1f\x8b"
-# Unicode's control characters (category Cc), and the lone surrogates that stand for bytes
-# which were not UTF-8.
-_CONTROL = re.compile("[\x00-\x1f\x7f-\x9f]")
-_SURROGATE = re.compile("[\ud800-\udfff]")
 _FILE_TYPES = (tarfile.REGTYPE, tarfile.AREGTYPE, tarfile.CONTTYPE)
 _HEADER_TYPES = (
     tarfile.XHDTYPE,
@@ -222,14 +217,12 @@ def _check_path(name: str, what: str) -> str:
 
     if not name:
         raise bad("is empty")
-    if _SURROGATE.search(name):
-        raise bad("is not valid UTF-8")
-    if _CONTROL.search(name):
-        raise bad("contains a control character")
-    if "\\" in name:
-        raise bad("contains a backslash; separate folders with '/'")
-    if name.startswith("/"):
-        raise bad("is absolute; give a path relative to the build context")
+    try:
+        paths.relative_parts(name)
+    except paths.UnsafePath as exc:
+        raise bad(exc.reason) from None
+    # Stricter than the shared rules: the context's paths are written back as they came, so
+    # the one spelling of each is required.
     path = name.removeprefix("./")
     if not path:
         raise bad("is empty")
@@ -238,8 +231,8 @@ def _check_path(name: str, what: str) -> str:
     for part in path.split("/"):
         if not part:
             raise bad("has an empty component (a doubled, leading or trailing '/')")
-        if part in (".", ".."):
-            raise bad(f"has a {part!r} component; give the plain relative path")
+        if part == ".":
+            raise bad("has a '.' component; give the plain relative path")
         if len(part.encode()) > MAX_COMPONENT_BYTES:
             raise bad(f"has a component longer than {MAX_COMPONENT_BYTES} bytes")
     return path
