@@ -418,7 +418,7 @@ def test_results_refuses_an_unsafe_archive(
     blob = _tar_gz({"../../evil": b"x"})
     master.on("GET", "/v1/jobs/5/outputs.tar.gz", httpx.Response(200, content=blob))
     assert cli.main(["results", "5", "-o", str(tmp_path / "res")]) == 2
-    assert "climbs out" in capsys.readouterr().err
+    assert "climb out" in capsys.readouterr().err
 
 
 def test_results_list_shows_files_without_downloading(
