@@ -26,6 +26,7 @@ from urllib.parse import quote
 import httpx
 
 from dccf import settings
+from dccf.backoff import Backoff
 from dccf.jobs import TERMINAL
 from dccf.packing import PackingError, UnsafeArchive, extract_archive, pack_context
 
@@ -310,6 +311,7 @@ class DccfClient:
         started = time.monotonic()
         deadline = None if timeout is None else started + timeout
         failures = 0
+        backoff = Backoff(first=1.0, cap=8.0)
         job: Job | None = None
         while True:
             remaining = None if deadline is None else deadline - time.monotonic()
@@ -324,9 +326,10 @@ class DccfClient:
                 failures += 1
                 if not transient or failures > WAIT_RETRIES:
                     raise
-                time.sleep(min(2.0 ** (failures - 1), 8.0))
+                time.sleep(backoff.delay())
                 continue
             failures = 0
+            backoff.reset()
             if on_progress is not None:
                 on_progress(job)
             if is_terminal(job):

@@ -25,7 +25,7 @@ from typing import IO, Protocol, TypeVar
 import docker
 
 from dccf import db, dispatch, filestore, schema
-from dccf.backoff import Backoff
+from dccf.backoff import Backoff, retry
 from dccf.dispatch import Held
 from dccf.filestore import CONTEXT_PATH, FileKind
 from dccf.job_records import JobRecord
@@ -345,14 +345,14 @@ class Worker:
         Retries come at least every third of a lease, so a result is stored well within the
         master's grace after an outage, before the job would count as lost.
         """
-        backoff = Backoff(first=0.5, cap=min(10.0, self.cfg.worker.lease_seconds / 3))
-        while True:
-            try:
-                return action()
-            except db.DatabaseUnavailable as exc:
-                delay = backoff.delay()
-                log.warning("%s: Postgres unavailable, retrying in %.1f s: %s", what, delay, exc)
-                time.sleep(delay)
+        return retry(
+            action,
+            on=db.DatabaseUnavailable,
+            backoff=Backoff(first=0.5, cap=min(10.0, self.cfg.worker.lease_seconds / 3)),
+            on_failure=lambda exc, delay: log.warning(
+                "%s: Postgres unavailable, retrying in %.1f s: %s", what, delay, exc
+            ),
+        )
 
 
 def _internal_error(exc: BaseException) -> RunOutcome:

@@ -15,7 +15,6 @@ from dccf.jobs import JobLimits, JobStatus
 from dccf.settings import SettingsError
 from services.master.job_json import job_json
 from services.master.webhook_post import event_request, signature
-from services.master.webhooks import backoff_seconds
 
 JOB = JobRecord(
     id=42,
@@ -63,18 +62,6 @@ def test_headers_with_a_secret() -> None:
 def test_no_signature_without_a_secret() -> None:
     _, headers = event_request(JOB, "d-1", "")
     assert "X-DCCF-Signature" not in headers
-
-
-@pytest.mark.parametrize(
-    ("attempt", "longest"), [(1, 5.0), (2, 10.0), (3, 20.0), (6, 160.0), (7, 300.0), (50, 300.0)]
-)
-def test_backoff_doubles_up_to_the_cap_with_jitter(attempt: int, longest: float) -> None:
-    assert backoff_seconds(attempt, 5.0, 300.0, rng=lambda: 0.0) == longest
-    assert backoff_seconds(attempt, 5.0, 300.0, rng=lambda: 1.0) == longest / 2
-
-
-def test_backoff_survives_absurd_attempt_numbers() -> None:
-    assert backoff_seconds(10**6, 1.0, 60.0, rng=lambda: 0.0) == 60.0
 
 
 def test_webhook_settings(monkeypatch: pytest.MonkeyPatch) -> None:
