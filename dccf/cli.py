@@ -16,7 +16,6 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any, TextIO
 
-from dccf import settings
 from dccf.client import DccfClient, DccfError, Job, WaitTimeout, is_terminal
 from dccf.jobs import MAX_PRIORITY, MIN_PRIORITY, JobStatus, LogStream, Network, Reason
 from dccf.packing import PackingError
@@ -539,8 +538,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def make_client(args: argparse.Namespace) -> DccfClient:
-    configured = settings.Client()
-    return DccfClient(args.url or configured.url, token=args.token or configured.token or None)
+    given = {"url": args.url, "token": args.token}
+    return DccfClient.from_settings(**{key: value for key, value in given.items() if value})
 
 
 def main(argv: Sequence[str] | None = None) -> int:

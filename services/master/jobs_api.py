@@ -14,11 +14,10 @@ from dccf import filestore, job_records
 from dccf.filestore import FileKind
 from services.master import context, params, submission
 from services.master.errors import Conflict, NotFound
+from services.master.job_form import FILE_PARTS
 from services.master.job_json import job_json
 from services.master.job_reads import get_job, render_logs, wait_for_job
 from services.master.output_archive import tar_gz
-
-_FILE_PARTS = {"dockerfile", "files", "context"}
 
 
 def accepted(result: submission.Accepted) -> JSONResponse:
@@ -38,7 +37,7 @@ async def submit_job(request: Request) -> Response:
             dockerfile=submission.single_file(form, "dockerfile"),
             files=submission.file_parts(form, "files"),
             archive=submission.single_file(form, "context"),
-            fields=submission.text_fields(form, _FILE_PARTS),
+            fields=submission.text_fields(form, set(FILE_PARTS)),
             idempotency_key=key,
         )
     return accepted(result)

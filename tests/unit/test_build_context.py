@@ -14,26 +14,13 @@ from collections.abc import Iterable, Iterator
 from pathlib import Path
 
 import pytest
+from limits import LIMITS, MIB
 
 from dccf import settings
 from services.master import build_context as bc
 from services.master.build_context import ContextTar, Upload, build_context, check_path
 from services.master.errors import ApiError, InvalidInput, PayloadTooLarge
 
-MIB = 1024 * 1024
-LIMITS = settings.Limits(
-    default_timeout_seconds=3600,
-    max_timeout_seconds=86400,
-    default_memory_mb=512,
-    max_memory_mb=8192,
-    default_cpus=1.0,
-    max_cpus=4.0,
-    allow_bridge_network=False,
-    pids=512,
-    max_upload_bytes=100 * MIB,
-    max_output_bytes=100 * MIB,
-    log_cap_bytes=MIB,
-)
 DOCKERFILE = b"FROM debian:bookworm-slim\nCOPY . /app\n"
 
 
