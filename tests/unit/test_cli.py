@@ -11,8 +11,10 @@ import httpx
 import pytest
 from fake_master import URL, Master, multipart, tar_gz
 
-from dccf import cli
+from dccf.cli import app as cli
+from dccf.cli import follow
 from dccf.client import DccfClient
+from dccf.human import human_duration, human_size
 
 SUBCOMMANDS = [
     "submit",
@@ -411,9 +413,9 @@ def test_cancel_conflict_exits_2(master: Master, capsys: pytest.CaptureFixture[s
 
 def test_progress_prints_changes_and_a_quiet_reminder(monkeypatch: pytest.MonkeyPatch) -> None:
     clock = [100.0]
-    monkeypatch.setattr(cli.time, "monotonic", lambda: clock[0])
+    monkeypatch.setattr(follow.time, "monotonic", lambda: clock[0])
     stream = io.StringIO()
-    progress = cli.Progress(9, stream)
+    progress = follow.Progress(9, stream)
     for at, status in [
         (0, "queued"),
         (3, "queued"),
@@ -434,12 +436,12 @@ def test_progress_prints_changes_and_a_quiet_reminder(monkeypatch: pytest.Monkey
     ("size", "text"), [(0, "0 B"), (1023, "1023 B"), (1536, "1.5 KiB"), (5 * 2**30, "5.0 GiB")]
 )
 def test_human_size(size: int, text: str) -> None:
-    assert cli.human_size(size) == text
+    assert human_size(size) == text
 
 
 @pytest.mark.parametrize(("seconds", "text"), [(5, "5s"), (65, "1m05s"), (3720, "1h02m")])
 def test_human_duration(seconds: float, text: str) -> None:
-    assert cli.human_duration(seconds) == text
+    assert human_duration(seconds) == text
 
 
 def worker(worker_id: str, state: str, jobs: list[int]) -> dict[str, Any]:

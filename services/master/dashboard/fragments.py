@@ -14,8 +14,8 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from dccf import filestore, job_records, workers
-from dccf.cli import human_duration
 from dccf.filestore import FileKind
+from dccf.human import human_duration
 from dccf.job_records import Order
 from services.master import context, params
 from services.master.dashboard import charts, job_rows, overview
