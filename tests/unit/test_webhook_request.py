@@ -12,7 +12,6 @@ import pytest
 from dccf import settings
 from dccf.job_records import JobRecord
 from dccf.jobs import JobLimits, JobStatus
-from dccf.settings import SettingsError
 from services.master.job_json import job_json
 from services.master.webhook_post import event_request, signature
 
@@ -76,20 +75,3 @@ def test_webhook_settings(monkeypatch: pytest.MonkeyPatch) -> None:
     ) == (8, 5.0, 5.0, 300.0)
     monkeypatch.setenv("DCCF_WEBHOOK_TIMEOUT_SECONDS", "0.5")
     assert settings.load().master.webhook_timeout_seconds == 0.5
-
-
-@pytest.mark.parametrize(
-    ("name", "raw", "message"),
-    [
-        ("DCCF_WEBHOOK_MAX_ATTEMPTS", "0", "at least 1"),
-        ("DCCF_WEBHOOK_TIMEOUT_SECONDS", "0", "more than 0"),
-        ("DCCF_WEBHOOK_BACKOFF_SECONDS", "-1", "more than 0"),
-        ("DCCF_WEBHOOK_BACKOFF_CAP_SECONDS", "soon", "not a number"),
-    ],
-)
-def test_bad_webhook_settings_name_the_variable(
-    monkeypatch: pytest.MonkeyPatch, name: str, raw: str, message: str
-) -> None:
-    monkeypatch.setenv(name, raw)
-    with pytest.raises(SettingsError, match=f"{name}.*{message}"):
-        settings.load()
