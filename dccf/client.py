@@ -1,8 +1,6 @@
 """A synchronous Python client for the DCCF master's REST API (see API.md).
 
-    DccfError            status, code, message: an error answer of the API, or one of:
-    ├── Unreachable      the master could not be reached or did not answer in time
-    └── WaitTimeout      `wait()` ran out of time; `.job` is the last state seen
+Its errors (`DccfError`, `Unreachable`, `WaitTimeout`) are drawn in `dccf.client_errors`.
 
 Packing errors of `submit()` are `dccf.packing.PackingError` (a ValueError): they are the
 caller's input, not the server's answer.
@@ -11,7 +9,6 @@ caller's input, not the server's answer.
 from __future__ import annotations
 
 import gzip
-import json
 import math
 import os
 import tarfile
@@ -20,94 +17,31 @@ import time
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import ExitStack, contextmanager
 from pathlib import Path
-from typing import IO, Any, BinaryIO
+from typing import IO, Any
 from urllib.parse import quote
 
 import httpx
 
-from dccf import settings
+from dccf import settings, upload
+from dccf.backoff import Backoff
+from dccf.client_errors import DccfError, Job, Unreachable, WaitTimeout, error_from, json_body
 from dccf.jobs import TERMINAL
-from dccf.packing import PackingError, UnsafeArchive, extract_archive, pack_context
+from dccf.packing import UnsafeArchive, extract_archive
+from dccf.upload import FileSource
 
-Job = dict[str, Any]
-FileSource = bytes | str | os.PathLike[str]
+__all__ = [
+    "DccfClient",
+    "DccfError",
+    "FileSource",
+    "Job",
+    "Unreachable",
+    "WaitTimeout",
+    "is_terminal",
+]
 
 TRANSIENT_STATUSES = frozenset({502, 503, 504})
 WAIT_RETRIES = 5
 CHUNK = 64 * 1024
-
-
-class DccfError(Exception):
-    def __init__(self, status: int | None, code: str, message: str) -> None:
-        super().__init__(message)
-        self.status = status
-        self.code = code
-        self.message = message
-
-    def __str__(self) -> str:
-        prefix = f"{self.status} " if self.status else ""
-        return f"{prefix}{self.code}: {self.message}"
-
-
-class Unreachable(DccfError):
-    def __init__(self, message: str) -> None:
-        super().__init__(None, "unreachable", message)
-
-
-class WaitTimeout(DccfError):
-    def __init__(self, job: Job, seconds: float) -> None:
-        super().__init__(
-            None,
-            "wait_timeout",
-            f"job {job['id']} is still {job['status']} after {seconds:g} s of waiting",
-        )
-        self.job = job
-
-
-def _error_from(response: httpx.Response) -> DccfError:
-    try:
-        error = response.json()["error"]
-        return DccfError(response.status_code, str(error["code"]), str(error["message"]))
-    except (ValueError, KeyError, TypeError):
-        text = response.text.strip()[:200] or response.reason_phrase
-        return DccfError(response.status_code, f"http_{response.status_code}", text)
-
-
-def _json(response: httpx.Response) -> dict[str, Any]:
-    """The body's JSON object; every endpoint the client calls answers one."""
-    try:
-        body = response.json()
-    except ValueError:
-        body = None
-    if not isinstance(body, dict):
-        raise DccfError(
-            response.status_code,
-            "bad_response",
-            f"{response.request.url} answered {response.status_code} without a JSON object: is "
-            "the URL a DCCF master?",
-        )
-    return body
-
-
-def _decimal(value: float) -> str:
-    """A plain decimal: str(0.1 + 0.2) has 17 digits, and 1e-05 is not one the API takes."""
-    return f"{value:.6f}".rstrip("0").rstrip(".") or "0"
-
-
-def _archive_name(magic: bytes) -> tuple[str, str]:
-    """Part filename and media type of a tar that is gzip-compressed or not."""
-    if magic == b"\x1f\x8b":
-        return "context.tar.gz", "application/gzip"
-    return "context.tar", "application/x-tar"
-
-
-def _content(source: FileSource) -> bytes:
-    """Text and bytes are the content itself; a path (Path/PathLike) is read from disk."""
-    if isinstance(source, bytes):
-        return source
-    if isinstance(source, str):
-        return source.encode()
-    return Path(source).read_bytes()
 
 
 def is_terminal(job: Job) -> bool:
@@ -178,7 +112,7 @@ class DccfClient:
         with self._translated(f"calling {method} {path}"):
             response = self._http.request(method, path, **kwargs)
         if response.is_error:
-            raise _error_from(response)
+            raise error_from(response)
         return response
 
     def _download(self, path: str, out: IO[bytes]) -> int:
@@ -186,7 +120,7 @@ class DccfClient:
         with self._translated(f"downloading {path}"), self._http.stream("GET", path) as response:
             if response.is_error:
                 response.read()
-                raise _error_from(response)
+                raise error_from(response)
             written = 0
             for chunk in response.iter_bytes(CHUNK):
                 out.write(chunk)
@@ -225,71 +159,35 @@ class DccfClient:
         from disk). A directory's root `Dockerfile` is left out when `dockerfile` is given.
         `on_packed(file_count, upload_bytes)` is called once a directory has been packed.
         """
-        data: dict[str, str] = {}
-        for key, value in (
-            ("name", name),
-            ("priority", priority),
-            ("timeout_seconds", timeout_seconds),
-            ("memory_mb", memory_mb),
-            ("cpus", None if cpus is None else _decimal(cpus)),
-            ("network", network),
-            ("callback_url", callback_url),
-        ):
-            if value is not None:
-                data[key] = str(value)
-        if build_args:
-            data["build_args"] = json.dumps(dict(build_args))
+        data = upload.form_fields(
+            name=name,
+            priority=priority,
+            timeout_seconds=timeout_seconds,
+            memory_mb=memory_mb,
+            cpus=cpus,
+            network=network,
+            callback_url=callback_url,
+            build_args=build_args,
+        )
         headers = {"Idempotency-Key": idempotency_key} if idempotency_key else {}
-        parts: list[tuple[str, tuple[str, bytes | IO[bytes], str]]] = []
-        if dockerfile is not None:
-            parts.append(("dockerfile", ("Dockerfile", _content(dockerfile), "text/plain")))
-        for path, source in (files or {}).items():
-            parts.append(("files", (path, _content(source), "application/octet-stream")))
+        parts = upload.file_parts(dockerfile, files)
         with ExitStack() as stack:
             if context is not None:
-                filename, media_type, body = self._context_part(
+                filename, media_type, body = upload.context_part(
                     context, dockerfile, stack, on_packed
                 )
                 parts.append(("context", (filename, body, media_type)))
             response = self._request("POST", "/v1/jobs", data=data, files=parts, headers=headers)
-        return _json(response)
-
-    @staticmethod
-    def _context_part(
-        context: str | os.PathLike[str] | bytes,
-        dockerfile: FileSource | None,
-        stack: ExitStack,
-        on_packed: Callable[[int, int], None] | None,
-    ) -> tuple[str, str, bytes | IO[bytes]]:
-        if isinstance(context, bytes):
-            return (*_archive_name(context[:2]), context)
-        path = Path(context)
-        if path.is_file():
-            handle: BinaryIO = stack.enter_context(path.open("rb"))
-            magic = handle.read(2)
-            handle.seek(0)
-            return (*_archive_name(magic), handle)
-        if dockerfile is None and not (path / "Dockerfile").is_file():
-            raise PackingError(
-                f"{path} has no Dockerfile at its root: add one, or name another file with "
-                "-f/--dockerfile"
-            )
-        spool = stack.enter_context(tempfile.TemporaryFile(prefix="dccf-context-"))  # noqa: SIM115
-        count = pack_context(path, spool, skip={"Dockerfile"} if dockerfile is not None else ())
-        size = spool.tell()
-        spool.seek(0)
-        if on_packed is not None:
-            on_packed(count, size)
-        return ("context.tar.gz", "application/gzip", spool)
+        return json_body(response)
 
     def submit_demo(self) -> Job:
-        return _json(self._request("POST", "/v1/demo"))
+        return json_body(self._request("POST", "/v1/demo"))
 
     def job(self, job_id: int, wait: int | None = None) -> Job:
         """The job now, or with `wait` (0..60 s) as soon as it is terminal or `wait` s passed."""
         if wait is None:
-            return _json(self._request("GET", f"/v1/jobs/{job_id}"))
-        return _json(
+            return json_body(self._request("GET", f"/v1/jobs/{job_id}"))
+        return json_body(
             self._request(
                 "GET",
                 f"/v1/jobs/{job_id}",
@@ -314,6 +212,7 @@ class DccfClient:
         started = time.monotonic()
         deadline = None if timeout is None else started + timeout
         failures = 0
+        backoff = Backoff(first=1.0, cap=8.0)
         job: Job | None = None
         while True:
             remaining = None if deadline is None else deadline - time.monotonic()
@@ -328,9 +227,10 @@ class DccfClient:
                 failures += 1
                 if not transient or failures > WAIT_RETRIES:
                     raise
-                time.sleep(min(2.0 ** (failures - 1), 8.0))
+                time.sleep(backoff.delay())
                 continue
             failures = 0
+            backoff.reset()
             if on_progress is not None:
                 on_progress(job)
             if is_terminal(job):
@@ -360,7 +260,7 @@ class DccfClient:
             )
             if value is not None
         }
-        return _json(self._request("GET", "/v1/jobs", params=params))
+        return json_body(self._request("GET", "/v1/jobs", params=params))
 
     def iter_jobs(
         self,
@@ -387,8 +287,9 @@ class DccfClient:
 
     def outputs(self, job_id: int) -> list[dict[str, Any]]:
         """The files the job wrote under /output: `[{"path", "size", "sha256"}, ...]`."""
-        response = self._request("GET", f"/v1/jobs/{job_id}/outputs")
-        files: list[dict[str, Any]] = _json(response)["files"]
+        files: list[dict[str, Any]] = json_body(self._request("GET", f"/v1/jobs/{job_id}/outputs"))[
+            "files"
+        ]
         return files
 
     def download_output(self, job_id: int, path: str, dest: str | os.PathLike[str]) -> Path:
@@ -423,19 +324,19 @@ class DccfClient:
                 raise DccfError(None, "bad_archive", f"job {job_id}'s archive: {exc}") from exc
 
     def cancel(self, job_id: int) -> Job:
-        return _json(self._request("POST", f"/v1/jobs/{job_id}/cancel"))
+        return json_body(self._request("POST", f"/v1/jobs/{job_id}/cancel"))
 
     def delete(self, job_id: int) -> None:
         self._request("DELETE", f"/v1/jobs/{job_id}")
 
     def resubmit(self, job_id: int) -> Job:
         """A new job with the first one's build context, name, limits and build args."""
-        return _json(self._request("POST", f"/v1/jobs/{job_id}/resubmit"))
+        return json_body(self._request("POST", f"/v1/jobs/{job_id}/resubmit"))
 
     def workers(self) -> list[dict[str, Any]]:
         """The workers registry: `[{"id", "state", "host", "version", "slots", "jobs", ...}]`;
         `jobs` holds only this caller's running jobs."""
-        workers: list[dict[str, Any]] = _json(self._request("GET", "/v1/workers"))["workers"]
+        workers: list[dict[str, Any]] = json_body(self._request("GET", "/v1/workers"))["workers"]
         return workers
 
     @property

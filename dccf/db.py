@@ -19,6 +19,7 @@ from typing import Any
 import pg8000.native
 from pg8000.exceptions import DatabaseError, InterfaceError
 
+from dccf.backoff import Backoff
 from dccf.settings import Postgres
 
 log = logging.getLogger(__name__)
@@ -180,16 +181,15 @@ def listen(
     `on_notices` gets each batch of payloads; `on_listening` runs after every (re)connect,
     since notices sent while nobody listened are gone.
     """
-    backoff = 0.5
+    backoff = Backoff(first=0.5, cap=10.0)
     while not stop.is_set():
         try:
             conn = connect(cfg, name)
         except DatabaseUnavailable as exc:
             log.warning("%s cannot connect, retrying: %s", name, exc)
-            stop.wait(backoff)
-            backoff = min(backoff * 2, 10)
+            stop.wait(backoff.delay())
             continue
-        backoff = 0.5
+        backoff.reset()
         try:
             conn.run(f"LISTEN {channel}")
             on_listening()

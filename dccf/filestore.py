@@ -2,6 +2,9 @@
 
 Writing streams chunk by chunk and reading fetches one chunk per query, so neither side
 ever holds a whole file in memory (pg8000 always buffers a full result set).
+
+This module is the master and worker's whole file contract: the kinds of file a job has and
+where its build context is stored.
 """
 
 from __future__ import annotations
@@ -9,11 +12,24 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Iterator
 from dataclasses import dataclass
+from enum import StrEnum
 from typing import IO
 
 from dccf.db import Connection, Pool
 
 CHUNK_BYTES = 1024 * 1024
+
+
+class FileKind(StrEnum):
+    """What a stored file is to its job (the `files.kind` column)."""
+
+    CONTEXT = "context"
+    OUTPUT = "output"
+
+
+# The master stores a job's normalised build context as one tar under this path; the worker
+# reads it back from there.
+CONTEXT_PATH = "context.tar"
 
 
 @dataclass(frozen=True)
@@ -24,7 +40,9 @@ class StoredFile:
     sha256: str
 
 
-def store(conn: Connection, job_id: int, kind: str, path: str, stream: IO[bytes]) -> StoredFile:
+def store(
+    conn: Connection, job_id: int, kind: FileKind, path: str, stream: IO[bytes]
+) -> StoredFile:
     """Copy `stream` into the job's files inside the caller's transaction."""
     first = stream.read(CHUNK_BYTES)
     second = stream.read(CHUNK_BYTES) if len(first) == CHUNK_BYTES else b""
@@ -80,7 +98,7 @@ def store(conn: Connection, job_id: int, kind: str, path: str, stream: IO[bytes]
     return StoredFile(file_id, path, size, digest)
 
 
-def listing(conn: Connection, job_id: int, kind: str) -> list[StoredFile]:
+def listing(conn: Connection, job_id: int, kind: FileKind) -> list[StoredFile]:
     rows = conn.run(
         "SELECT id, path, size, sha256 FROM files WHERE job_id = :job AND kind = :kind"
         " ORDER BY path",
@@ -90,7 +108,7 @@ def listing(conn: Connection, job_id: int, kind: str) -> list[StoredFile]:
     return [StoredFile(int(r[0]), r[1], int(r[2]), r[3]) for r in rows]
 
 
-def find(conn: Connection, job_id: int, kind: str, path: str) -> StoredFile | None:
+def find(conn: Connection, job_id: int, kind: FileKind, path: str) -> StoredFile | None:
     rows = conn.run(
         "SELECT id, path, size, sha256 FROM files"
         " WHERE job_id = :job AND kind = :kind AND path = :path",
@@ -117,7 +135,7 @@ def chunks(pool: Pool, file_id: int) -> Iterator[bytes]:
         seq += 1
 
 
-def copy(conn: Connection, from_job: int, to_job: int, kind: str) -> int:
+def copy(conn: Connection, from_job: int, to_job: int, kind: FileKind) -> int:
     """Copy one job's files of `kind` to another inside Postgres (no bytes pass through the
     caller); returns how many files were copied."""
     rows = conn.run(

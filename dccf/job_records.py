@@ -15,7 +15,7 @@ from enum import StrEnum
 from typing import Any
 
 from dccf.db import Connection
-from dccf.filestore import CHUNK_BYTES
+from dccf.filestore import CHUNK_BYTES, FileKind
 from dccf.jobs import JobLimits, JobStatus, LogStream, Network, Reason
 
 COLUMNS = (
@@ -84,7 +84,7 @@ def insert(
     build_args: dict[str, str],
     priority: int = 0,
     idempotency_key: str | None = None,
-    small_file: tuple[str, str, bytes] | None = None,
+    small_file: tuple[FileKind, str, bytes] | None = None,
 ) -> JobRecord:
     """Insert a queued job.
 

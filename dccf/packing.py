@@ -12,8 +12,10 @@ import shutil
 import stat
 import tarfile
 from collections.abc import Collection
-from pathlib import Path, PurePosixPath
+from pathlib import Path
 from typing import BinaryIO
+
+from dccf import paths
 
 GZIP_LEVEL = 6
 
@@ -27,11 +29,10 @@ class UnsafeArchive(ValueError):
 
 
 def _check_name(relpath: str) -> None:
-    if any(ord(ch) < 0x20 or ord(ch) == 0x7F for ch in relpath):
-        raise PackingError(
-            f"{relpath!r} has a control character in its name; the DCCF master rejects such "
-            "paths: rename it"
-        )
+    try:
+        paths.relative_parts(relpath)
+    except paths.UnsafePath as exc:
+        raise PackingError(f"{exc}; the DCCF master rejects such paths: rename it") from None
 
 
 def _walk(root: Path, directory: Path, skip: Collection[str]) -> list[tuple[Path, str, bool]]:
@@ -94,12 +95,10 @@ def pack_context(directory: Path, out: BinaryIO, skip: Collection[str] = ()) -> 
 def _member_target(dest: Path, member: tarfile.TarInfo) -> Path | None:
     """Where `member` goes under `dest`, or None for the archive's own root entry."""
     name = member.name
-    pure = PurePosixPath(name)
-    if name.startswith("/") or pure.is_absolute() or "\\" in name or "\x00" in name:
-        raise UnsafeArchive(f"archive member {name!r} has an absolute or odd path: refused")
-    parts = [part for part in pure.parts if part != "."]
-    if ".." in parts:
-        raise UnsafeArchive(f"archive member {name!r} climbs out with '..': refused")
+    try:
+        parts = paths.relative_parts(name)
+    except paths.UnsafePath as exc:
+        raise UnsafeArchive(f"archive member {exc}: refused") from None
     if not (member.isdir() or member.isreg()):
         raise UnsafeArchive(f"archive member {name!r} is not a regular file or directory: refused")
     if not parts:

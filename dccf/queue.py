@@ -17,6 +17,7 @@ from collections import deque
 from kafka import KafkaProducer
 from kafka.errors import KafkaError
 
+from dccf.backoff import Backoff
 from dccf.settings import Kafka
 
 log = logging.getLogger(__name__)
@@ -73,7 +74,7 @@ class Notifier:
             self._producer.close(timeout=timeout)
 
     def _run(self) -> None:
-        delay = 0.5
+        backoff = Backoff(first=0.5, cap=10.0)
         while True:
             with self._wake:
                 while not self._pending and not self._closed:
@@ -83,14 +84,13 @@ class Notifier:
                 job_id = self._pending.popleft()
             try:
                 self._send(job_id)
-                delay = 0.5
+                backoff.reset()
             except (KafkaError, ValueError) as exc:
                 log.warning("job %d stored but not yet published (Kafka: %s)", job_id, exc)
                 if self._closed:
                     return
                 # The sweeper re-sends it; back off so a Kafka outage is not a busy loop.
-                time.sleep(delay)
-                delay = min(delay * 2, 10)
+                time.sleep(backoff.delay())
 
     def _send(self, job_id: int) -> None:
         if self._producer is None:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import contextlib
 import logging
-import time
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -12,6 +11,7 @@ from starlette.applications import Starlette
 from starlette.middleware import Middleware
 
 from dccf import db, schema, settings
+from dccf.backoff import Backoff, retry
 from dccf.queue import Notifier
 from services.master import (
     error_handlers,
@@ -44,19 +44,21 @@ def read_demo(directory: Path) -> dict[str, bytes]:
     }
 
 
-def _migrate(pool: db.Pool, attempts: int = 30) -> None:
+def _migrate(pool: db.Pool, wait_seconds: float = 60.0) -> None:
     """Wait for Postgres at start (it may still be booting in a fresh cluster), then migrate."""
-    for attempt in range(1, attempts + 1):
-        try:
-            with pool.connection() as conn:
-                version = schema.migrate(conn)
-            log.info("schema at version %d", version)
-            return
-        except db.DatabaseUnavailable as exc:
-            if attempt == attempts:
-                raise
-            log.warning("waiting for Postgres (%d/%d): %s", attempt, attempts, exc)
-            time.sleep(2)
+
+    def migrate() -> int:
+        with pool.connection() as conn:
+            return schema.migrate(conn)
+
+    version = retry(
+        migrate,
+        on=db.DatabaseUnavailable,
+        backoff=Backoff(first=0.5, cap=2.0),
+        deadline_seconds=wait_seconds,
+        on_failure=lambda exc, delay: log.warning("waiting for Postgres: %s", exc),
+    )
+    log.info("schema at version %d", version)
 
 
 def create_app(config: settings.Settings | None = None) -> Starlette:

@@ -11,13 +11,13 @@ from starlette.responses import JSONResponse, PlainTextResponse, Response, Strea
 from starlette.routing import Route
 
 from dccf import filestore, job_records
+from dccf.filestore import FileKind
 from services.master import context, params, submission
 from services.master.errors import Conflict, NotFound
+from services.master.job_form import FILE_PARTS
 from services.master.job_json import job_json
 from services.master.job_reads import get_job, render_logs, wait_for_job
 from services.master.output_archive import tar_gz
-
-_FILE_PARTS = {"dockerfile", "files", "context"}
 
 
 def accepted(result: submission.Accepted) -> JSONResponse:
@@ -37,7 +37,7 @@ async def submit_job(request: Request) -> Response:
             dockerfile=submission.single_file(form, "dockerfile"),
             files=submission.file_parts(form, "files"),
             archive=submission.single_file(form, "context"),
-            fields=submission.text_fields(form, _FILE_PARTS),
+            fields=submission.text_fields(form, set(FILE_PARTS)),
             idempotency_key=key,
         )
     return accepted(result)
@@ -117,7 +117,7 @@ def list_outputs(request: Request) -> Response:
     job_id = params.job_id(request.path_params["id"])
     get_job(ctx, job_id, context.principal(request))
     with ctx.pool.connection() as conn:
-        files = filestore.listing(conn, job_id, "output")
+        files = filestore.listing(conn, job_id, FileKind.OUTPUT)
     return JSONResponse(
         {"files": [{"path": f.path, "size": f.size, "sha256": f.sha256} for f in files]}
     )
@@ -129,7 +129,7 @@ def download_output(request: Request) -> Response:
     path = request.path_params["path"]
     get_job(ctx, job_id, context.principal(request))
     with ctx.pool.connection() as conn:
-        stored = filestore.find(conn, job_id, "output", path)
+        stored = filestore.find(conn, job_id, FileKind.OUTPUT, path)
     if stored is None:
         raise NotFound(f"job {job_id} has no output file {path[:200]!r}", code="no_such_output")
     media_type = mimetypes.guess_type(stored.path)[0] or "application/octet-stream"
@@ -145,7 +145,7 @@ def download_archive(request: Request) -> Response:
     job_id = params.job_id(request.path_params["id"])
     job = get_job(ctx, job_id, context.principal(request))
     with ctx.pool.connection() as conn:
-        files = filestore.listing(conn, job_id, "output")
+        files = filestore.listing(conn, job_id, FileKind.OUTPUT)
     mtime = (job.finished_at or job.created_at).timestamp()
     return StreamingResponse(
         tar_gz(files, partial(filestore.chunks, ctx.pool), mtime),

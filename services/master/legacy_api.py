@@ -9,6 +9,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from dccf import filestore, job_records
+from dccf.filestore import FileKind
 from dccf.jobs import LogStream
 from services.master import context, params, submission
 from services.master.errors import InvalidInput
@@ -51,7 +52,7 @@ def resulting_files(request: Request) -> Response:
     get_job(ctx, job_id, context.principal(request))
     with ctx.pool.connection() as conn:
         logs = job_records.logs(conn, job_id)
-        outputs = filestore.listing(conn, job_id, "output")
+        outputs = filestore.listing(conn, job_id, FileKind.OUTPUT)
     result = []
     for number, stream in enumerate(LogStream, start=1):
         if stream in logs:

@@ -13,6 +13,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from dccf import filestore, job_records
+from dccf.filestore import FileKind
 from dccf.job_records import JobRecord
 from services.master import context, params
 from services.master.errors import NotFound
@@ -33,7 +34,7 @@ def _copy(ctx: context.MasterContext, job_id: int, owner: str) -> JobRecord:
             callback_url=old.callback_url,
             build_args=old.build_args,
         )
-        filestore.copy(conn, old.id, new.id, "context")
+        filestore.copy(conn, old.id, new.id, FileKind.CONTEXT)
     return new
 
 

@@ -21,14 +21,13 @@ from starlette.formparsers import MultiPartException, MultiPartParser
 from starlette.requests import Request
 
 from dccf import filestore, job_records
+from dccf.filestore import CONTEXT_PATH, FileKind
 from dccf.job_records import JobRecord
 from services.master import context
 from services.master.body_limit import too_large
 from services.master.build_context import ContextTar, Upload, build_context
 from services.master.errors import InvalidInput, UnsupportedMedia
 from services.master.job_form import JobRequest, parse_job_fields
-
-CONTEXT_PATH = "context.tar"
 
 # Text parts are small; file parts spool to disk past 1 MiB (Starlette's UploadFile).
 _MAX_TEXT_PART = 64 * 1024
@@ -230,10 +229,10 @@ def _store(
         # One autocommitted statement stores the job with its context.
         data = tar.file.read()
         with ctx.pool.connection() as conn:
-            return insert(conn, small_file=("context", CONTEXT_PATH, data))
+            return insert(conn, small_file=(FileKind.CONTEXT, CONTEXT_PATH, data))
     with ctx.pool.transaction() as conn:
         job = insert(conn)
-        filestore.store(conn, job.id, "context", CONTEXT_PATH, tar.file)
+        filestore.store(conn, job.id, FileKind.CONTEXT, CONTEXT_PATH, tar.file)
     return job
 
 

@@ -19,16 +19,15 @@ retry falls due.
 from __future__ import annotations
 
 import logging
-import random
 import threading
 import time
-from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import httpx
 
 from dccf import db, job_records
+from dccf.backoff import Backoff
 from dccf.job_records import JobRecord
 from dccf.settings import Settings
 from services.master.callback_url import CallbackRefused
@@ -111,20 +110,16 @@ class Delivery:
     job: JobRecord
 
 
-def backoff_seconds(
-    attempt: int, base: float, cap: float, rng: Callable[[], float] = random.random
-) -> float:
-    """The wait after failed attempt `attempt` (from 1): doubling from `base` up to `cap`, less
-    up to half at random, so receivers that failed together are not retried together."""
-    delay = min(cap, base * 2.0 ** min(attempt - 1, 64))
-    return delay * (1 - rng() / 2)
-
-
 class WebhookDispatcher:
     def __init__(self, pool: db.Pool, cfg: Settings) -> None:
         self._pool = pool
         self._pg = cfg.postgres
         self._cfg = cfg.master
+        # Attempts are counted in the database, so the wait is read by number, with jitter so
+        # that receivers that failed together are not retried together.
+        self._backoff = Backoff(
+            cfg.master.webhook_backoff_seconds, cfg.master.webhook_backoff_cap_seconds, jitter=0.5
+        )
         self._poster = Poster(
             cfg.master.webhook_timeout_seconds, cfg.limits.allow_private_callbacks
         )
@@ -225,11 +220,7 @@ class WebhookDispatcher:
                 _commit_without_waiting_for_disk(conn)
                 conn.run(_DELIVERED, **where)
             return
-        delay = backoff_seconds(
-            delivery.attempt,
-            self._cfg.webhook_backoff_seconds,
-            self._cfg.webhook_backoff_cap_seconds,
-        )
+        delay = self._backoff.after(delivery.attempt)
         with self._pool.transaction() as conn:
             _commit_without_waiting_for_disk(conn)
             rows = conn.run(

@@ -7,42 +7,49 @@ import logging
 import os
 import signal
 import sys
-import time
 from types import FrameType
 
 import docker
 from docker.errors import DockerException
 
 from dccf import db, settings
+from dccf.backoff import Backoff, retry
 from services.worker import watchdog
 from services.worker.worker import Worker
 
 log = logging.getLogger("dccf.worker")
 
 
-def connect_docker(base_url: str, slots: int = 1, attempts: int = 60) -> docker.DockerClient:
+def connect_docker(
+    base_url: str, slots: int = 1, wait_seconds: float = 120.0
+) -> docker.DockerClient:
     """The DinD sidecar may still be starting: wait for its daemon to answer."""
     # Each running job may hold four connections at once (build or wait, two log streams,
     # one more call); a full pool would open and throw away a connection per call.
     pool = max(10, 4 * slots + 2)
-    for attempt in range(1, attempts + 1):
-        try:
-            client = (
-                docker.DockerClient(base_url=base_url, timeout=300, max_pool_size=pool)
-                if base_url
-                else docker.from_env(timeout=300, max_pool_size=pool)
-            )
-            client.ping()
-            return client
-        except (DockerException, OSError) as exc:
-            if attempt == attempts:
-                raise SystemExit(
-                    f"the docker daemon at {base_url or 'DOCKER_HOST/default'} does not answer:"
-                    f" {exc}; start it or set DCCF_DOCKER_HOST"
-                ) from exc
-            log.warning("waiting for the docker daemon (%d/%d): %s", attempt, attempts, exc)
-            time.sleep(2)
-    raise AssertionError("unreachable")
+
+    def connect() -> docker.DockerClient:
+        client = (
+            docker.DockerClient(base_url=base_url, timeout=300, max_pool_size=pool)
+            if base_url
+            else docker.from_env(timeout=300, max_pool_size=pool)
+        )
+        client.ping()
+        return client
+
+    try:
+        return retry(
+            connect,
+            on=(DockerException, OSError),
+            backoff=Backoff(first=0.5, cap=2.0),
+            deadline_seconds=wait_seconds,
+            on_failure=lambda exc, delay: log.warning("waiting for the docker daemon: %s", exc),
+        )
+    except (DockerException, OSError) as exc:
+        raise SystemExit(
+            f"the docker daemon at {base_url or 'DOCKER_HOST/default'} does not answer: {exc};"
+            " start it or set DCCF_DOCKER_HOST"
+        ) from exc
 
 
 def main() -> None:

@@ -15,6 +15,8 @@ from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import IO
 
+from dccf import paths
+
 ARCHIVE_ROOT = "output"
 # Measured on a 1 GiB output: 64 KiB socket reads beat 1 MiB ones (the SDK joins small reads),
 # while 1 MiB file copies cut Python overhead by half.
@@ -62,22 +64,16 @@ class ChunkReader:
 def output_path(member_name: str) -> PurePosixPath | None:
     """The path relative to /output of an archive member, or None if it must be skipped.
 
-    Skipped: the root itself, anything outside `output/`, `..`, absolute names, control
-    characters (they would break headers and listings downstream) and names that are not UTF-8.
+    Skipped: the root itself, anything outside `output/`, and every name `dccf.paths` refuses
+    (the client would refuse it on download).
     """
-    parts = member_name.split("/")
-    if parts[0] != ARCHIVE_ROOT:
-        return None
-    rest = [part for part in parts[1:] if part not in ("", ".")]
-    if not rest or ".." in rest:
-        return None
-    if any(ord(char) < 32 or ord(char) == 127 for char in member_name):
-        return None
     try:
-        member_name.encode("utf-8")
-    except UnicodeEncodeError:
+        parts = paths.relative_parts(member_name)
+    except paths.UnsafePath:
         return None
-    return PurePosixPath(*rest)
+    if len(parts) < 2 or parts[0] != ARCHIVE_ROOT:
+        return None
+    return PurePosixPath(*parts[1:])
 
 
 def collect_outputs(chunks: Iterator[bytes], dest: Path, max_bytes: int) -> list[OutputFile]:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 
 from dccf import db, filestore, job_results
+from dccf.filestore import FileKind
 from dccf.jobs import LogStream
 from services.worker.run_spec import RunOutcome
 
@@ -27,7 +28,7 @@ def store_outcome(pool: db.Pool, job_id: int, attempt: int, outcome: RunOutcome)
             job_results.store_log(conn, job_id, stream, capped.data, capped.dropped)
         for output in outcome.outputs:
             with output.local_path.open("rb") as stream_in:
-                filestore.store(conn, job_id, "output", output.path, stream_in)
+                filestore.store(conn, job_id, FileKind.OUTPUT, output.path, stream_in)
         return job_results.finish(
             conn, job_id, attempt, outcome.status, outcome.reason, outcome.exit_code
         )

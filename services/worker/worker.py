@@ -8,66 +8,39 @@ notice (a new job), by a job ending (a slot freed), or by the one-second tick, w
 when an idle worker looks for queued jobs on its own: a lost notice delays a job by a second.
 Postgres decides who runs what (`dispatch.claim_next`); from a claim on, Postgres owns the job:
 if this worker dies its leases run out and the master's sweeper queues the jobs again.
+What a job's thread does is in `job_thread`.
 """
 
 from __future__ import annotations
 
 import logging
-import tempfile
 import threading
 import time
 from collections.abc import Callable
-from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import dataclass, field
-from pathlib import Path
-from typing import IO, Protocol, TypeVar
+from concurrent.futures import ThreadPoolExecutor
+from typing import Protocol
 
 import docker
 
-from dccf import db, dispatch, filestore, schema
+from dccf import db, dispatch, schema
 from dccf.backoff import Backoff
-from dccf.dispatch import Held
-from dccf.job_records import JobRecord
-from dccf.jobs import JobStatus, Reason
 from dccf.settings import Settings
-from services.worker import leases, runner
+from services.worker import leases
 from services.worker.engine_lock import EngineLock
 from services.worker.heartbeat import Heartbeat
 from services.worker.housekeeping import Housekeeping
+from services.worker.job_thread import JobThread, Slot
 from services.worker.live_logs import LiveLogs
-from services.worker.logs import CappedLog
-from services.worker.results import store_outcome
-from services.worker.run_spec import EngineError, RunOutcome, RunSpec, image_tag
 from services.worker.wakeups import KafkaWakeups
 
 log = logging.getLogger(__name__)
 
-CONTEXT_PATH = "context.tar"
 TICK_SECONDS = 1.0
-T = TypeVar("T")
 
 
 class Wakeups(Protocol):
     def start(self) -> None: ...
     def close(self) -> None: ...
-
-
-@dataclass
-class Slot:
-    """A job this worker runs, and what the loop and the job's thread share about it."""
-
-    job: JobRecord
-    logs: LiveLogs
-    cancel: threading.Event = field(default_factory=threading.Event)
-    # Set by the loop when the lease is gone: the thread stops and stores nothing.
-    lost: threading.Event = field(default_factory=threading.Event)
-    # Set by the thread once it stores the result: no more lease or log writes for it.
-    storing: threading.Event = field(default_factory=threading.Event)
-    future: Future[str] | None = None
-
-    @property
-    def held(self) -> Held:
-        return Held(self.job.id, self.job.attempt)
 
 
 class Worker:
@@ -80,7 +53,6 @@ class Worker:
     ) -> None:
         self.cfg = cfg
         self.pool = pool
-        self.docker = docker_client
         self.name = cfg.worker.worker_id
         # When the loop last went round; the watchdog ends a worker whose loop stalls.
         self.progress_at = time.monotonic()
@@ -97,6 +69,9 @@ class Worker:
         )
         self._make_wakeups = wakeups or (
             lambda wake: KafkaWakeups(cfg.kafka, client_id=self.name, wake=wake)
+        )
+        self._jobs = JobThread(
+            cfg, pool, docker_client, self._engine, self._housekeeping, on_end=self._wake.set
         )
         self._claims = Backoff(first=0.5, cap=min(10.0, cfg.worker.lease_seconds / 3))
         self._claim_after = 0.0
@@ -203,7 +178,7 @@ class Worker:
             log.info("job %d: claimed (attempt %d)", job.id, job.attempt)
             slot = Slot(job, LiveLogs(self.cfg.limits.log_cap_bytes))
             self._slots[job.id] = slot
-            slot.future = executor.submit(self._execute, slot)
+            slot.future = executor.submit(self._jobs.execute, slot)
             claimed += 1
         return claimed
 
@@ -248,122 +223,3 @@ class Worker:
             log.info("Postgres is back")
         self._db_away = False
         self._claims.reset()
-
-    # --- a job's thread --------------------------------------------------------------------
-
-    def _execute(self, slot: Slot) -> str:
-        """Run the job and store its result; returns how it ended, for the log."""
-        job = slot.job
-        try:
-            with tempfile.TemporaryDirectory(prefix=f"dccf-job-{job.id}-") as tmp:
-                try:
-                    outcome = self._run(slot, Path(tmp))
-                except EngineError as exc:
-                    # The daemon went away under the job (its pod is being deleted, or it
-                    # crashed): no fault of the job's. Its lease runs out and the sweeper
-                    # queues it again, for this worker or another.
-                    log.error(
-                        "job %d: left to its lease; the Docker engine failed: %s", job.id, exc
-                    )
-                    return "engine failed"
-                if slot.lost.is_set():
-                    return "lost"
-                slot.storing.set()
-                stored = self._retry_db(
-                    lambda: store_outcome(self.pool, job.id, job.attempt, outcome),
-                    f"storing the result of job {job.id}",
-                )
-        finally:
-            self._housekeeping.discard(image_tag(job.id, job.attempt))
-            self._wake.set()
-        ended = f"{outcome.status} {outcome.reason or ''}".strip()
-        if stored:
-            log.info("job %d: %s", job.id, ended)
-        return ended if stored else "lost"
-
-    def _run(self, slot: Slot, workdir: Path) -> RunOutcome:
-        job = slot.job
-        try:
-            with self._context(job.id, workdir) as context:
-                return runner.run_job(
-                    self.docker,
-                    self._spec(job),
-                    context,
-                    workdir,
-                    slot.cancel,
-                    slot.logs,
-                    self._engine,
-                )
-        except EngineError:
-            raise
-        except Exception as exc:  # the job ends internal_error; the worker goes on
-            log.exception("job %d: internal error", job.id)
-            return _internal_error(exc)
-
-    def _context(self, job_id: int, workdir: Path) -> IO[bytes]:
-        """The stored build context, spooled to a local file so the build can stream it.
-
-        A Postgres outage while reading it is waited out: it is no fault of the job's, which
-        must not end `failed` for it.
-        """
-        return self._retry_db(
-            lambda: self._spool_context(job_id, workdir),
-            f"reading the build context of job {job_id}",
-        )
-
-    def _spool_context(self, job_id: int, workdir: Path) -> IO[bytes]:
-        spool = tempfile.TemporaryFile(dir=workdir)  # noqa: SIM115 - the caller closes it
-        try:
-            with self.pool.connection() as conn:
-                stored = filestore.find(conn, job_id, "context", CONTEXT_PATH)
-            if stored is None:
-                raise RuntimeError(f"job {job_id} has no stored build context")
-            for chunk in filestore.chunks(self.pool, stored.id):
-                spool.write(chunk)
-        except BaseException:
-            spool.close()
-            raise
-        spool.seek(0)
-        return spool
-
-    def _spec(self, job: JobRecord) -> RunSpec:
-        limits = self.cfg.limits
-        return RunSpec(
-            job_id=job.id,
-            attempt=job.attempt,
-            limits=job.limits,
-            build_args=job.build_args,
-            pids_limit=limits.pids,
-            log_cap_bytes=limits.log_cap_bytes,
-            max_output_bytes=limits.max_output_bytes,
-            worker=self.name,
-        )
-
-    def _retry_db(self, action: Callable[[], T], what: str) -> T:
-        """Postgres outages are waited out: a result or a context read must not be dropped.
-
-        Retries come at least every third of a lease, so a result is stored well within the
-        master's grace after an outage, before the job would count as lost.
-        """
-        backoff = Backoff(first=0.5, cap=min(10.0, self.cfg.worker.lease_seconds / 3))
-        while True:
-            try:
-                return action()
-            except db.DatabaseUnavailable as exc:
-                delay = backoff.delay()
-                log.warning("%s: Postgres unavailable, retrying in %.1f s: %s", what, delay, exc)
-                time.sleep(delay)
-
-
-def _internal_error(exc: BaseException) -> RunOutcome:
-    message = f"DCCF worker error: {type(exc).__name__}: {exc}\n".encode()
-    empty = CappedLog(b"", 0)
-    return RunOutcome(
-        status=JobStatus.FAILED,
-        reason=Reason.INTERNAL_ERROR,
-        exit_code=None,
-        build_log=CappedLog(message, 0),
-        stdout=empty,
-        stderr=empty,
-        outputs=[],
-    )

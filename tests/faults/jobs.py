@@ -13,6 +13,7 @@ from typing import Any
 
 import httpx
 import pytest
+from e2e.api import describe
 
 Job = dict[str, Any]
 TERMINAL = frozenset({"succeeded", "failed", "cancelled"})
@@ -51,15 +52,6 @@ def get(client: httpx.Client, job_id: int, wait: int = 0) -> Job:
     assert response.status_code == 200, f"GET job {job_id}: {response.status_code} {response.text}"
     job: Job = response.json()
     return job
-
-
-def describe(client: httpx.Client, job_id: int) -> str:
-    try:
-        job = client.get(f"/v1/jobs/{job_id}").text
-        logs = client.get(f"/v1/jobs/{job_id}/logs").text
-    except httpx.HTTPError as exc:
-        return f"job {job_id}: could not fetch it ({exc!r})"
-    return f"job {job_id}: {job}\n--- logs (last 3000 chars) ---\n{logs[-3000:]}"
 
 
 def wait_until(client: httpx.Client, job_id: int, statuses: Iterable[str], deadline: float) -> Job:

@@ -12,7 +12,7 @@ from collections.abc import Callable
 
 import docker
 
-from dccf import dispatch
+from dccf import dispatch, job_records
 from dccf.db import Connection
 from dccf.job_records import JobRecord
 from dccf.jobs import JobLimits, Network
@@ -24,6 +24,7 @@ BASE = "FROM debian:bookworm-slim\n"
 _ids = itertools.count(random.randrange(10**9, 2 * 10**9, 1000))
 # Quiet-engine waits: other workers on the engine build now and then.
 TIDY_TIMEOUT = 120
+LIMITS = JobLimits(60, 64, 1.0)
 
 
 def next_id() -> int:
@@ -79,6 +80,26 @@ def assert_cleaned_up(client: docker.DockerClient, spec: RunSpec) -> None:
     label = f"{LABEL_JOB}={spec.job_id}"
     assert client.containers.list(all=True, filters={"label": label}) == []
     assert client.images.list(name=spec.tag) == []
+
+
+def insert_job(
+    conn: Connection,
+    *,
+    principal: str = "",
+    name: str | None = None,
+    callback_url: str | None = None,
+    priority: int = 0,
+) -> JobRecord:
+    """A queued job with small limits, stored as the master stores one (with no context)."""
+    return job_records.insert(
+        conn,
+        principal=principal,
+        name=name,
+        limits=LIMITS,
+        callback_url=callback_url,
+        build_args={},
+        priority=priority,
+    )
 
 
 def claim(conn: Connection, job_id: int, worker: str, lease_seconds: int = 30) -> JobRecord:

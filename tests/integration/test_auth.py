@@ -19,6 +19,7 @@ from job_runs import claim
 from starlette.testclient import TestClient
 
 from dccf import db, filestore, job_records, job_results
+from dccf.filestore import FileKind
 from dccf.jobs import JobStatus, LogStream
 from dccf.settings import Settings
 from services.master.app import create_app
@@ -61,7 +62,7 @@ def finish_with_output(pool: db.Pool, job_id: int) -> None:
     """What a worker records for a job that succeeded: logs, one output file, the status."""
     with pool.transaction() as conn:
         claimed = claim(conn, job_id, "auth-test-worker")
-        filestore.store(conn, job_id, "output", "result.txt", io.BytesIO(OUTPUT))
+        filestore.store(conn, job_id, FileKind.OUTPUT, "result.txt", io.BytesIO(OUTPUT))
         job_results.store_log(conn, job_id, LogStream.STDOUT, b"done\n", 0)
         assert job_results.finish(conn, job_id, claimed.attempt, JobStatus.SUCCEEDED, None, 0)
 

@@ -10,10 +10,12 @@ import tarfile
 import time
 
 import pytest
+from job_runs import insert_job
 from starlette.testclient import TestClient
 
 from dccf import db, filestore, job_records, job_results
-from dccf.jobs import JobLimits, LogStream
+from dccf.filestore import FileKind
+from dccf.jobs import LogStream
 from dccf.settings import Settings
 from services.master.app import create_app
 from services.master.dashboard import overview
@@ -21,7 +23,6 @@ from services.master.dashboard.live_logs import LogFollower
 
 pytestmark = pytest.mark.integration
 
-LIMITS = JobLimits(60, 64, 1.0)
 TOKENS = {"ta": "alice", "tb": "bob"}
 ALICE = {"Authorization": "Bearer ta"}
 BOB = {"Authorization": "Bearer tb"}
@@ -29,9 +30,7 @@ BOB = {"Authorization": "Bearer tb"}
 
 def new_job(pool: db.Pool, principal: str = "", name: str | None = None) -> int:
     with pool.connection() as conn:
-        job = job_records.insert(
-            conn, principal=principal, name=name, limits=LIMITS, callback_url=None, build_args={}
-        )
+        job = insert_job(conn, principal=principal, name=name)
     return job.id
 
 
@@ -190,8 +189,8 @@ def test_resubmit_copies_the_context_and_settings_into_a_new_queued_job(
     assert second["id"] != first["id"] and second["status"] == "queued"
     assert (second["name"], second["limits"]) == (first["name"], first["limits"])
     with pool.connection() as conn:
-        copied = filestore.listing(conn, second["id"], "context")
-        original = filestore.listing(conn, first["id"], "context")
+        copied = filestore.listing(conn, second["id"], FileKind.CONTEXT)
+        original = filestore.listing(conn, first["id"], FileKind.CONTEXT)
         assert job_records.get(conn, second["id"]).build_args == {"A": "1"}  # type: ignore[union-attr]
     assert [(f.path, f.size, f.sha256) for f in copied] == [
         (f.path, f.size, f.sha256) for f in original

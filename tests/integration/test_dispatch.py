@@ -13,10 +13,10 @@ from datetime import datetime
 
 import docker
 import pytest
+from job_runs import insert_job
 from starlette.testclient import TestClient
 
-from dccf import db, dispatch, job_records
-from dccf.jobs import JobLimits
+from dccf import db, dispatch
 from dccf.settings import Settings
 from services.master.app import create_app
 from services.worker.worker import Worker
@@ -225,12 +225,4 @@ def test_list_by_priority_pages_through_in_order(client: TestClient) -> None:
 
 
 def _insert(conn: db.Connection, principal: str, priority: int = 0) -> int:
-    return job_records.insert(
-        conn,
-        principal=principal,
-        name=None,
-        limits=JobLimits(60, 64, 1.0),
-        callback_url=None,
-        build_args={},
-        priority=priority,
-    ).id
+    return insert_job(conn, principal=principal, priority=priority).id

@@ -29,6 +29,7 @@ import pytest
 from starlette.testclient import TestClient
 
 from dccf import db, filestore
+from dccf.filestore import CONTEXT_PATH, FileKind
 from dccf.settings import Settings
 from services.master.app import create_app
 
@@ -210,7 +211,7 @@ def test_percent_escapes_in_file_names_are_kept_literally(
     assert response.status_code == 201, response.text
     job_id = response.json()["id"]
     with pool.connection() as conn:
-        context = filestore.find(conn, job_id, "context", "context.tar")
+        context = filestore.find(conn, job_id, FileKind.CONTEXT, CONTEXT_PATH)
     assert context is not None
     data = b"".join(filestore.chunks(pool, context.id))
     with tarfile.open(fileobj=io.BytesIO(data)) as archive:

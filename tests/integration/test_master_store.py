@@ -13,6 +13,7 @@ from kafka import KafkaConsumer
 from starlette.testclient import TestClient
 
 from dccf import db, filestore, job_results, queue
+from dccf.filestore import CONTEXT_PATH, FileKind
 from dccf.jobs import JobStatus
 from dccf.settings import Settings
 
@@ -27,7 +28,7 @@ def job_count(pool: db.Pool) -> int:
 
 def stored_context(pool: db.Pool, job_id: int) -> dict[str, bytes]:
     with pool.connection() as conn:
-        stored = filestore.find(conn, job_id, "context", "context.tar")
+        stored = filestore.find(conn, job_id, FileKind.CONTEXT, CONTEXT_PATH)
     assert stored is not None
     data = b"".join(filestore.chunks(pool, stored.id))
     assert len(data) == stored.size

@@ -7,11 +7,11 @@ import time
 
 import docker
 import pytest
-from job_runs import claim
+from job_runs import claim, insert_job
 from starlette.testclient import TestClient
 
 from dccf import db, job_records
-from dccf.jobs import JobLimits, JobStatus, Reason
+from dccf.jobs import JobStatus, Reason
 from dccf.queue import Notifier
 from dccf.settings import Settings
 from services.master.sweeper import _SWEEP_LOCK, Sweeper
@@ -58,14 +58,7 @@ def test_job_of_a_dead_worker_is_run_again_and_recorded_once(
 
 def test_attempts_run_out_as_worker_lost(pool: db.Pool, sweeper: Sweeper) -> None:
     with pool.connection() as conn:
-        job_id = job_records.insert(
-            conn,
-            principal="",
-            name="doomed",
-            limits=JobLimits(60, 64, 1.0),
-            callback_url=None,
-            build_args={},
-        ).id
+        job_id = insert_job(conn, name="doomed").id
         for attempt in (1, 2):
             claimed = claim(conn, job_id, f"crashing-{attempt}")
             assert claimed.attempt == attempt
@@ -82,14 +75,7 @@ def unannounced_job(api: TestClient, pool: db.Pool) -> int:
     """A job stored with the demo's context, whose notice was never produced (a master crash
     between commit and produce)."""
     with pool.connection() as conn:
-        job_id = job_records.insert(
-            conn,
-            principal="",
-            name="never-announced",
-            limits=JobLimits(60, 64, 1.0),
-            callback_url=None,
-            build_args={},
-        ).id
+        job_id = insert_job(conn, name="never-announced").id
     source = api.post("/v1/demo").json()["id"]
     pool.run(
         "UPDATE files SET job_id = :target WHERE job_id = :source AND kind = 'context'",

@@ -17,11 +17,12 @@ from contextlib import contextmanager
 
 import job_runs
 import pytest
+from job_runs import insert_job
 from webhook_receiver import Hit, Receiver
 
 from dccf import db, dispatch, job_records, job_results
 from dccf.job_records import JobRecord
-from dccf.jobs import JobLimits, JobStatus, Reason
+from dccf.jobs import JobStatus, Reason
 from dccf.settings import Settings
 from services.master.job_json import job_json
 from services.master.webhooks import WebhookDispatcher
@@ -67,14 +68,7 @@ def receiver() -> Iterator[Receiver]:
 
 def new_job(pool: db.Pool, callback_url: str | None) -> JobRecord:
     with pool.connection() as conn:
-        return job_records.insert(
-            conn,
-            principal="",
-            name="hooked",
-            limits=JobLimits(60, 64, 1.0),
-            callback_url=callback_url,
-            build_args={},
-        )
+        return insert_job(conn, name="hooked", callback_url=callback_url)
 
 
 def start(pool: db.Pool, job_id: int, worker: str = "w-1") -> JobRecord:

@@ -7,11 +7,12 @@ import time
 
 import docker
 import pytest
-from job_runs import claim
+from job_runs import claim, insert_job
 from starlette.testclient import TestClient
 
 from dccf import db, dispatch, filestore, job_records
-from dccf.jobs import JobLimits, JobStatus
+from dccf.filestore import FileKind
+from dccf.jobs import JobStatus
 from dccf.settings import Settings
 from services.worker.logs import CappedLog
 from services.worker.results import store_outcome
@@ -60,14 +61,7 @@ def test_duplicate_notice_runs_the_job_once(
 
 def test_stale_attempt_cannot_write_its_result(pool: db.Pool) -> None:
     with pool.connection() as conn:
-        job_id = job_records.insert(
-            conn,
-            principal="",
-            name="fenced",
-            limits=JobLimits(60, 64, 1.0),
-            callback_url=None,
-            build_args={},
-        ).id
+        job_id = insert_job(conn, name="fenced").id
         first = claim(conn, job_id, "old-worker")
         # The lease ran out and another worker took the job as attempt 2.
         conn.run("UPDATE jobs SET status = 'queued' WHERE id = :id", id=job_id)
@@ -88,7 +82,7 @@ def test_stale_attempt_cannot_write_its_result(pool: db.Pool) -> None:
         job = job_records.get(conn, job_id)
         assert job is not None and job.status is JobStatus.RUNNING
         assert job_records.logs(conn, job_id) == {}
-        assert filestore.listing(conn, job_id, "output") == []
+        assert filestore.listing(conn, job_id, FileKind.OUTPUT) == []
 
 
 def wait_for_status(api: TestClient, job_id: int, status: str, seconds: float = 60) -> dict:

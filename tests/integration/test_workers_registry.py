@@ -17,14 +17,12 @@ import pytest
 from starlette.testclient import TestClient
 
 from dccf import db, workers
-from dccf.jobs import JobLimits
 from dccf.settings import Settings
 from services.master.app import create_app
 
 pytestmark = pytest.mark.integration
 
 WORKER = Path(sys.executable).with_name("dccf-worker")
-LIMITS = JobLimits(60, 64, 1.0)
 
 
 def info(worker_id: str, slots: int = 1) -> workers.WorkerInfo:

@@ -14,26 +14,13 @@ from collections.abc import Iterable, Iterator
 from pathlib import Path
 
 import pytest
+from limits import LIMITS, MIB
 
 from dccf import settings
-from services.master import build_context as bc
+from services.master import context_entries
 from services.master.build_context import ContextTar, Upload, build_context, check_path
 from services.master.errors import ApiError, InvalidInput, PayloadTooLarge
 
-MIB = 1024 * 1024
-LIMITS = settings.Limits(
-    default_timeout_seconds=3600,
-    max_timeout_seconds=86400,
-    default_memory_mb=512,
-    max_memory_mb=8192,
-    default_cpus=1.0,
-    max_cpus=4.0,
-    allow_bridge_network=False,
-    pids=512,
-    max_upload_bytes=100 * MIB,
-    max_output_bytes=100 * MIB,
-    log_cap_bytes=MIB,
-)
 DOCKERFILE = b"FROM debian:bookworm-slim\nCOPY . /app\n"
 
 
@@ -323,7 +310,7 @@ def test_files_over_the_upload_cap_are_refused() -> None:
 
 
 def test_the_number_of_entries_is_capped(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(bc, "MAX_ENTRIES", 4)
+    monkeypatch.setattr(context_entries, "MAX_ENTRIES", 4)
     assert len(build(dockerfile(), [upload(f"f{i}", b"") for i in range(3)]).paths) == 4
     files = [upload(f"f{i}", b"") for i in range(4)]
     error = refused(PayloadTooLarge, dockerfile_part=dockerfile(), files=files)
@@ -332,7 +319,7 @@ def test_the_number_of_entries_is_capped(monkeypatch: pytest.MonkeyPatch) -> Non
 
 
 def test_the_total_length_of_paths_is_capped(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(bc, "MAX_TOTAL_PATH_BYTES", 100)
+    monkeypatch.setattr(context_entries, "MAX_TOTAL_PATH_BYTES", 100)
     files = [upload(f"{i:030}", b"") for i in range(4)]
     error = refused(PayloadTooLarge, dockerfile_part=dockerfile(), files=files)
     assert error.code == "too_many_files"

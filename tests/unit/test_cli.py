@@ -1,8 +1,6 @@
 from __future__ import annotations
 
 import argparse
-import email
-import email.policy
 import io
 import json
 import tarfile
@@ -11,11 +9,13 @@ from typing import Any
 
 import httpx
 import pytest
+from fake_master import URL, Master, multipart, tar_gz
 
-from dccf import cli
+from dccf.cli import app as cli
+from dccf.cli import follow
 from dccf.client import DccfClient
+from dccf.human import human_duration, human_size
 
-URL = "http://master.test:8080"
 SUBCOMMANDS = [
     "submit",
     "status",
@@ -51,34 +51,12 @@ def job(job_id: int = 7, status: str = "queued", **extra: Any) -> dict[str, Any]
 FINISHED = {"started_at": "2026-11-27T19:10:30Z", "finished_at": "2026-11-27T19:10:44Z"}
 
 
-class Master:
-    """A fake master: a queue of responses per (method, path); records every request."""
-
-    def __init__(self) -> None:
-        self.routes: dict[tuple[str, str], list[httpx.Response]] = {}
-        self.requests: list[httpx.Request] = []
-
-    def on(self, method: str, path: str, *responses: httpx.Response) -> None:
-        self.routes.setdefault((method, path), []).extend(responses)
-
-    def __call__(self, request: httpx.Request) -> httpx.Response:
-        request.read()
-        self.requests.append(request)
-        queue = self.routes.get((request.method, request.url.path))
-        if not queue:
-            body = {"error": {"code": "not_found", "message": "no job with this id"}}
-            return httpx.Response(404, json=body)
-        return queue.pop(0) if len(queue) > 1 else queue[0]
-
-
 @pytest.fixture
 def master(monkeypatch: pytest.MonkeyPatch) -> Master:
     fake = Master()
 
     def make_client(args: argparse.Namespace) -> DccfClient:
-        dccf = DccfClient(args.url or URL, token=args.token, transport=httpx.MockTransport(fake))
-        dccf.min_poll_interval = 0
-        return dccf
+        return fake.client(args.url or URL, args.token)
 
     monkeypatch.setattr(cli, "make_client", make_client)
     return fake
@@ -143,13 +121,7 @@ def test_submit_prints_the_id_and_uploads_the_context(
     assert code == 0
     assert out == "42\n"
     assert "packed" in err and "2 file(s)" in err and "submitted job 42" in err
-    request = master.requests[0]
-    head = f"Content-Type: {request.headers['content-type']}\r\n\r\n".encode()
-    message = email.message_from_bytes(head + request.content, policy=email.policy.HTTP)
-    parts = {
-        str(p.get_param("name", header="content-disposition")): p.get_payload(decode=True)
-        for p in message.iter_parts()
-    }
+    parts = {name: body for name, _, body in multipart(master.requests[0])}
     assert parts["name"] == b"n"
     assert parts["memory_mb"] == b"64"
     assert parts["priority"] == b"-5"
@@ -391,20 +363,10 @@ def test_list_all_follows_every_page(master: Master, capsys: pytest.CaptureFixtu
     assert master.requests[1].url.params["before"] == "c"
 
 
-def _tar_gz(members: dict[str, bytes]) -> bytes:
-    out = io.BytesIO()
-    with tarfile.open(fileobj=out, mode="w:gz") as tar:
-        for name, data in members.items():
-            info = tarfile.TarInfo(name)
-            info.size = len(data)
-            tar.addfile(info, io.BytesIO(data))
-    return out.getvalue()
-
-
 def test_results_extracts_and_prints_the_files(
     master: Master, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    blob = _tar_gz({"output.txt": b"hello\n"})
+    blob = tar_gz({"output.txt": b"hello\n"})
     master.on("GET", "/v1/jobs/5/outputs.tar.gz", httpx.Response(200, content=blob))
     dest = tmp_path / "res"
     assert cli.main(["results", "5", "-o", str(dest)]) == 0
@@ -415,10 +377,10 @@ def test_results_extracts_and_prints_the_files(
 def test_results_refuses_an_unsafe_archive(
     master: Master, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    blob = _tar_gz({"../../evil": b"x"})
+    blob = tar_gz({"../../evil": b"x"})
     master.on("GET", "/v1/jobs/5/outputs.tar.gz", httpx.Response(200, content=blob))
     assert cli.main(["results", "5", "-o", str(tmp_path / "res")]) == 2
-    assert "climbs out" in capsys.readouterr().err
+    assert "climb out" in capsys.readouterr().err
 
 
 def test_results_list_shows_files_without_downloading(
@@ -451,9 +413,9 @@ def test_cancel_conflict_exits_2(master: Master, capsys: pytest.CaptureFixture[s
 
 def test_progress_prints_changes_and_a_quiet_reminder(monkeypatch: pytest.MonkeyPatch) -> None:
     clock = [100.0]
-    monkeypatch.setattr(cli.time, "monotonic", lambda: clock[0])
+    monkeypatch.setattr(follow.time, "monotonic", lambda: clock[0])
     stream = io.StringIO()
-    progress = cli.Progress(9, stream)
+    progress = follow.Progress(9, stream)
     for at, status in [
         (0, "queued"),
         (3, "queued"),
@@ -474,12 +436,12 @@ def test_progress_prints_changes_and_a_quiet_reminder(monkeypatch: pytest.Monkey
     ("size", "text"), [(0, "0 B"), (1023, "1023 B"), (1536, "1.5 KiB"), (5 * 2**30, "5.0 GiB")]
 )
 def test_human_size(size: int, text: str) -> None:
-    assert cli.human_size(size) == text
+    assert human_size(size) == text
 
 
 @pytest.mark.parametrize(("seconds", "text"), [(5, "5s"), (65, "1m05s"), (3720, "1h02m")])
 def test_human_duration(seconds: float, text: str) -> None:
-    assert cli.human_duration(seconds) == text
+    assert human_duration(seconds) == text
 
 
 def worker(worker_id: str, state: str, jobs: list[int]) -> dict[str, Any]:

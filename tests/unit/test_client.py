@@ -1,7 +1,5 @@
 from __future__ import annotations
 
-import email
-import email.policy
 import gzip
 import io
 import json
@@ -11,50 +9,14 @@ from typing import Any
 
 import httpx
 import pytest
+from fake_master import URL, Master, multipart, tar_gz
 
 from dccf import client as client_module
 from dccf.client import DccfClient, DccfError, Unreachable, WaitTimeout
 
-URL = "http://master.test:8080"
-
 
 def job(job_id: int = 7, status: str = "queued", **extra: Any) -> dict[str, Any]:
     return {"id": job_id, "status": status, "reason": None, "exit_code": None, **extra}
-
-
-class Master:
-    """Answers from a queue of responses per (method, path) and records every request."""
-
-    def __init__(self) -> None:
-        self.routes: dict[tuple[str, str], list[httpx.Response]] = {}
-        self.requests: list[httpx.Request] = []
-
-    def on(self, method: str, path: str, *responses: httpx.Response) -> None:
-        self.routes.setdefault((method, path), []).extend(responses)
-
-    def __call__(self, request: httpx.Request) -> httpx.Response:
-        request.read()
-        self.requests.append(request)
-        queue = self.routes.get((request.method, request.url.path))
-        if not queue:
-            return httpx.Response(404, json={"error": {"code": "not_found", "message": "nope"}})
-        return queue.pop(0) if len(queue) > 1 else queue[0]
-
-    def client(self, token: str | None = None) -> DccfClient:
-        dccf = DccfClient(URL, token=token, transport=httpx.MockTransport(self))
-        dccf.min_poll_interval = 0
-        return dccf
-
-
-def multipart(request: httpx.Request) -> list[tuple[str, str | None, bytes]]:
-    """(field name, filename, body) of every part, parsed by the stdlib email parser."""
-    head = f"Content-Type: {request.headers['content-type']}\r\n\r\n".encode()
-    message = email.message_from_bytes(head + request.content, policy=email.policy.HTTP)
-    parts = []
-    for part in message.iter_parts():
-        name = part.get_param("name", header="content-disposition")
-        parts.append((str(name), part.get_filename(), part.get_payload(decode=True)))
-    return parts
 
 
 @pytest.fixture
@@ -159,7 +121,7 @@ def test_submit_sends_a_tar_file_as_is(master: Master, tmp_path: Path) -> None:
     assert (name, filename, body) == ("context", "context.tar", archive.read_bytes())
 
 
-def test_submit_names_gzip_bytes_tar_gz(master: Master) -> None:
+def test_submit_names_gzip_bytestar_gz(master: Master) -> None:
     blob = gzip.compress(b"not checked by the client")
     master.on("POST", "/v1/jobs", httpx.Response(201, json=job()))
     with master.client() as dccf:
@@ -331,18 +293,8 @@ def test_download_output_error_leaves_no_file(master: Master, tmp_path: Path) ->
     assert list(tmp_path.iterdir()) == []
 
 
-def _tar_gz(members: dict[str, bytes]) -> bytes:
-    out = io.BytesIO()
-    with tarfile.open(fileobj=out, mode="w:gz") as tar:
-        for name, data in members.items():
-            info = tarfile.TarInfo(name)
-            info.size = len(data)
-            tar.addfile(info, io.BytesIO(data))
-    return out.getvalue()
-
-
 def test_download_archive_extracts(master: Master, tmp_path: Path) -> None:
-    blob = _tar_gz({"output.txt": b"hello\n", "d/e.txt": b"e"})
+    blob = tar_gz({"output.txt": b"hello\n", "d/e.txt": b"e"})
     master.on("GET", "/v1/jobs/7/outputs.tar.gz", httpx.Response(200, content=blob))
     with master.client() as dccf:
         written = dccf.download_archive(7, tmp_path / "out")
@@ -351,7 +303,7 @@ def test_download_archive_extracts(master: Master, tmp_path: Path) -> None:
 
 
 def test_download_archive_refuses_members_outside(master: Master, tmp_path: Path) -> None:
-    blob = _tar_gz({"fine.txt": b"ok", "../evil.txt": b"pwned"})
+    blob = tar_gz({"fine.txt": b"ok", "../evil.txt": b"pwned"})
     master.on("GET", "/v1/jobs/7/outputs.tar.gz", httpx.Response(200, content=blob))
     with master.client() as dccf, pytest.raises(DccfError) as caught:
         dccf.download_archive(7, tmp_path / "out")

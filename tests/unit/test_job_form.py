@@ -6,25 +6,13 @@ import dataclasses
 import json
 
 import pytest
+from limits import LIMITS
 
 from dccf import settings
 from dccf.jobs import JobLimits, Network
 from services.master.errors import InvalidInput
 from services.master.job_form import JobRequest, parse_job_fields
 
-LIMITS = settings.Limits(
-    default_timeout_seconds=3600,
-    max_timeout_seconds=86400,
-    default_memory_mb=512,
-    max_memory_mb=8192,
-    default_cpus=1.0,
-    max_cpus=4.0,
-    allow_bridge_network=False,
-    pids=512,
-    max_upload_bytes=100 * 1024 * 1024,
-    max_output_bytes=100 * 1024 * 1024,
-    log_cap_bytes=1024 * 1024,
-)
 DEFAULT_LIMITS = JobLimits(timeout_seconds=3600, memory_mb=512, cpus=1.0, network=Network.NONE)
 
 

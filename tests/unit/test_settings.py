@@ -40,6 +40,10 @@ def test_malformed_tokens_fail_loudly(monkeypatch: pytest.MonkeyPatch, raw: str)
         ("DCCF_PG_PORT", "0", "at least 1"),
         ("DCCF_DEFAULT_CPUS", "lots", "not a number"),
         ("DCCF_ALLOW_BRIDGE_NETWORK", "maybe", "not a boolean"),
+        ("DCCF_WEBHOOK_MAX_ATTEMPTS", "0", "at least 1"),
+        ("DCCF_WEBHOOK_TIMEOUT_SECONDS", "0", "more than 0"),
+        ("DCCF_WEBHOOK_BACKOFF_SECONDS", "-1", "more than 0"),
+        ("DCCF_WEBHOOK_BACKOFF_CAP_SECONDS", "soon", "not a number"),
     ],
 )
 def test_bad_values_name_the_variable(

@@ -12,10 +12,8 @@ import pytest
 from dccf import settings
 from dccf.job_records import JobRecord
 from dccf.jobs import JobLimits, JobStatus
-from dccf.settings import SettingsError
 from services.master.job_json import job_json
 from services.master.webhook_post import event_request, signature
-from services.master.webhooks import backoff_seconds
 
 JOB = JobRecord(
     id=42,
@@ -65,18 +63,6 @@ def test_no_signature_without_a_secret() -> None:
     assert "X-DCCF-Signature" not in headers
 
 
-@pytest.mark.parametrize(
-    ("attempt", "longest"), [(1, 5.0), (2, 10.0), (3, 20.0), (6, 160.0), (7, 300.0), (50, 300.0)]
-)
-def test_backoff_doubles_up_to_the_cap_with_jitter(attempt: int, longest: float) -> None:
-    assert backoff_seconds(attempt, 5.0, 300.0, rng=lambda: 0.0) == longest
-    assert backoff_seconds(attempt, 5.0, 300.0, rng=lambda: 1.0) == longest / 2
-
-
-def test_backoff_survives_absurd_attempt_numbers() -> None:
-    assert backoff_seconds(10**6, 1.0, 60.0, rng=lambda: 0.0) == 60.0
-
-
 def test_webhook_settings(monkeypatch: pytest.MonkeyPatch) -> None:
     for name in ("MAX_ATTEMPTS", "TIMEOUT_SECONDS", "BACKOFF_SECONDS", "BACKOFF_CAP_SECONDS"):
         monkeypatch.delenv(f"DCCF_WEBHOOK_{name}", raising=False)
@@ -89,20 +75,3 @@ def test_webhook_settings(monkeypatch: pytest.MonkeyPatch) -> None:
     ) == (8, 5.0, 5.0, 300.0)
     monkeypatch.setenv("DCCF_WEBHOOK_TIMEOUT_SECONDS", "0.5")
     assert settings.load().master.webhook_timeout_seconds == 0.5
-
-
-@pytest.mark.parametrize(
-    ("name", "raw", "message"),
-    [
-        ("DCCF_WEBHOOK_MAX_ATTEMPTS", "0", "at least 1"),
-        ("DCCF_WEBHOOK_TIMEOUT_SECONDS", "0", "more than 0"),
-        ("DCCF_WEBHOOK_BACKOFF_SECONDS", "-1", "more than 0"),
-        ("DCCF_WEBHOOK_BACKOFF_CAP_SECONDS", "soon", "not a number"),
-    ],
-)
-def test_bad_webhook_settings_name_the_variable(
-    monkeypatch: pytest.MonkeyPatch, name: str, raw: str, message: str
-) -> None:
-    monkeypatch.setenv(name, raw)
-    with pytest.raises(SettingsError, match=f"{name}.*{message}"):
-        settings.load()

@@ -14,7 +14,8 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from dccf import filestore, job_records, workers
-from dccf.cli import human_duration
+from dccf.filestore import FileKind
+from dccf.human import human_duration
 from dccf.job_records import Order
 from services.master import context, params
 from services.master.dashboard import charts, job_rows, overview
@@ -87,7 +88,7 @@ def job_fragment(request: Request) -> Response:
         job = job_records.get(conn, job_id, context.principal(request))
         if job is None:
             raise NotFound(f"no job with id {job_id}")
-        outputs = filestore.listing(conn, job_id, "output") if job.status.terminal else []
+        outputs = filestore.listing(conn, job_id, FileKind.OUTPUT) if job.status.terminal else []
     shown = job_json(job)
     if job.started_at and job.finished_at:
         shown["took"] = human_duration((job.finished_at - job.started_at).total_seconds())

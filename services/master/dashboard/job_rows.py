@@ -6,8 +6,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from dccf.cli import human_duration
 from dccf.db import Connection
+from dccf.human import human_duration
 from dccf.jobs import JobStatus
 
 _ISO = 'YYYY-MM-DD"T"HH24:MI:SS"Z"'

@@ -9,7 +9,7 @@ from urllib.parse import quote
 
 from starlette.templating import Jinja2Templates
 
-from dccf.cli import human_duration, human_size
+from dccf.human import human_duration, human_size
 
 HERE = Path(__file__).resolve().parent
 TEMPLATES = HERE / "templates"

@@ -1,0 +1,5 @@
+import sys
+
+from dccf.cli.app import main
+
+sys.exit(main())
