@@ -44,23 +44,6 @@ def _legacy_read(operation_id: str, summary: str, description: str, ok: Json) ->
     }
 
 
-def _legacy_read(operation_id: str, summary: str, description: str, ok: Json) -> Json:
-    return {
-        "operationId": operation_id,
-        "tags": ["legacy"],
-        "summary": summary,
-        "description": description,
-        "parameters": [_legacy_job_id()],
-        "responses": {
-            "200": ok,
-            "400": error("`jobId` is missing."),
-            "401": UNAUTHORIZED,
-            "404": NOT_FOUND,
-            "503": UNAVAILABLE,
-        },
-    }
-
-
 def legacy_paths(limits: settings.Limits) -> Json:
     job_id = {"description": "The new job's id.", "content": json_body(models.JobId)}
     status = _legacy_read(
