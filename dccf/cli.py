@@ -551,8 +551,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ValueError as exc:
         parser.error(str(exc))
     try:
+        handler: Handler = args.handler
         with client:
-            return args.handler(client, args)
+            return handler(client, args)
     except DccfError as exc:
         where = f" (HTTP {exc.status} {exc.code})" if exc.status else ""
         _err(f"dccf: {exc.message}{where}")

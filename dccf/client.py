@@ -73,16 +73,20 @@ def _error_from(response: httpx.Response) -> DccfError:
         return DccfError(response.status_code, f"http_{response.status_code}", text)
 
 
-def _json(response: httpx.Response) -> Any:
+def _json(response: httpx.Response) -> dict[str, Any]:
+    """The body's JSON object; every endpoint the client calls answers one."""
     try:
-        return response.json()
+        body = response.json()
     except ValueError:
+        body = None
+    if not isinstance(body, dict):
         raise DccfError(
             response.status_code,
             "bad_response",
-            f"{response.request.url} answered {response.status_code} without JSON: is the URL "
-            "a DCCF master?",
-        ) from None
+            f"{response.request.url} answered {response.status_code} without a JSON object: is "
+            "the URL a DCCF master?",
+        )
+    return body
 
 
 def _decimal(value: float) -> str:
@@ -383,7 +387,9 @@ class DccfClient:
 
     def outputs(self, job_id: int) -> list[dict[str, Any]]:
         """The files the job wrote under /output: `[{"path", "size", "sha256"}, ...]`."""
-        return _json(self._request("GET", f"/v1/jobs/{job_id}/outputs"))["files"]
+        response = self._request("GET", f"/v1/jobs/{job_id}/outputs")
+        files: list[dict[str, Any]] = _json(response)["files"]
+        return files
 
     def download_output(self, job_id: int, path: str, dest: str | os.PathLike[str]) -> Path:
         """Stream one output file to the file `dest`; a broken transfer leaves no file behind."""
@@ -429,7 +435,8 @@ class DccfClient:
     def workers(self) -> list[dict[str, Any]]:
         """The workers registry: `[{"id", "state", "host", "version", "slots", "jobs", ...}]`;
         `jobs` holds only this caller's running jobs."""
-        return _json(self._request("GET", "/v1/workers"))["workers"]
+        workers: list[dict[str, Any]] = _json(self._request("GET", "/v1/workers"))["workers"]
+        return workers
 
     @property
     def dashboard_url(self) -> str:

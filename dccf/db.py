@@ -24,7 +24,8 @@ from dccf.settings import Postgres
 log = logging.getLogger(__name__)
 
 
-class Connection(pg8000.native.Connection):
+# pg8000 has no type hints: its Connection is Any to mypy, which strict mode will not subclass.
+class Connection(pg8000.native.Connection):  # type: ignore[misc]
     """Runs each distinct parameterised SQL text as a prepared statement, made once.
 
     pg8000's plain `run` re-tokenises the SQL in Python on every call (2 ms for a long
@@ -155,7 +156,8 @@ class Pool:
     def run(self, sql: str, **params: Any) -> list[list[Any]]:
         """One autocommitted statement."""
         with self.connection() as conn:
-            return conn.run(sql, **params)
+            rows: list[list[Any]] = conn.run(sql, **params)
+            return rows
 
     def close(self) -> None:
         while True:

@@ -9,7 +9,7 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import BinaryIO
+from typing import IO
 
 from dccf.db import Connection, Pool
 
@@ -24,7 +24,7 @@ class StoredFile:
     sha256: str
 
 
-def store(conn: Connection, job_id: int, kind: str, path: str, stream: BinaryIO) -> StoredFile:
+def store(conn: Connection, job_id: int, kind: str, path: str, stream: IO[bytes]) -> StoredFile:
     """Copy `stream` into the job's files inside the caller's transaction."""
     first = stream.read(CHUNK_BYTES)
     second = stream.read(CHUNK_BYTES) if len(first) == CHUNK_BYTES else b""

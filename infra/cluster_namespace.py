@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pulumi
 import pulumi_kubernetes as k8s
+from k8s_objects import created_name
 
 
 class ClusterNamespace(pulumi.ComponentResource):
@@ -24,5 +25,5 @@ class ClusterNamespace(pulumi.ComponentResource):
             },
             opts=pulumi.ResourceOptions(parent=self),
         )
-        self.name = ns.metadata.apply(lambda m: m.name)
+        self.name = ns.metadata.apply(created_name)
         self.register_outputs({"name": self.name})

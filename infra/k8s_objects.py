@@ -7,6 +7,7 @@ from collections.abc import Mapping
 from decimal import Decimal
 
 import pulumi
+import pulumi_kubernetes as k8s
 
 CLUSTER_DOMAIN = "svc.cluster.local"
 
@@ -19,6 +20,13 @@ def app_labels(component: str) -> dict[str, str]:
 def service_host(service: str, namespace: pulumi.Input[str]) -> pulumi.Output[str]:
     """The fully qualified name, so a pod in any namespace can use it."""
     return pulumi.Output.concat(service, ".", namespace, ".", CLUSTER_DOMAIN)
+
+
+def created_name(metadata: k8s.meta.v1.outputs.ObjectMeta) -> str:
+    """The name of an object Kubernetes created; typed optional only because inputs may omit it."""
+    if metadata.name is None:
+        raise RuntimeError("Kubernetes created an object without a name")
+    return metadata.name
 
 
 def await_timeout(seconds: int) -> dict[str, str]:

@@ -80,7 +80,7 @@ class BuiltImage(pulumi.dynamic.Resource):
     ref: pulumi.Output[str]
 
     def __init__(
-        self, name: str, props: dict[str, str], opts: pulumi.ResourceOptions | None = None
+        self, name: str, props: dict[str, object], opts: pulumi.ResourceOptions | None = None
     ):
         super().__init__(make_provider(), name, props, opts)
 

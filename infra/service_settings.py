@@ -9,7 +9,7 @@ from dataclasses import dataclass
 
 import pulumi
 import pulumi_kubernetes as k8s
-from k8s_objects import app_labels
+from k8s_objects import app_labels, created_name
 
 SECRET_KEYS = ("DCCF_PG_PASSWORD", "DCCF_API_TOKENS", "DCCF_WEBHOOK_SECRET")
 
@@ -68,16 +68,16 @@ class ServiceSettings(pulumi.ComponentResource):
             ),
             opts=child,
         )
-        self.config_map_name = config_map.metadata.apply(lambda m: m.name)
-        self.secret_name = secret.metadata.apply(lambda m: m.name)
+        self.config_map_name = config_map.metadata.apply(created_name)
+        self.secret_name = secret.metadata.apply(created_name)
         self.register_outputs(
             {"config_map_name": self.config_map_name, "secret_name": self.secret_name}
         )
 
     def env(self) -> tuple[list[dict[str, object]], list[dict[str, object]]]:
         """`envFrom` for the ConfigMap and `env` entries for each secret key."""
-        env_from = [{"configMapRef": {"name": self.config_map_name}}]
-        secrets = [
+        env_from: list[dict[str, object]] = [{"configMapRef": {"name": self.config_map_name}}]
+        secrets: list[dict[str, object]] = [
             {"name": key, "valueFrom": {"secretKeyRef": {"name": self.secret_name, "key": key}}}
             for key in SECRET_KEYS
         ]

@@ -13,7 +13,7 @@ import runpy
 import secrets
 import subprocess
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from pathlib import Path
 
 from localstack.report import StackError
@@ -159,7 +159,7 @@ def up(layout: ClusterLayout, binaries: dict[str, Path], source: Path) -> dict[s
         result = stack(layout, binaries, source).up(on_output=print, color="never")
     except auto.CommandError as error:
         raise StackError("pulumi", f"pulumi up failed (its output is above): {error}") from None
-    return dict(result.summary.resource_changes or {})
+    return _counts(result.summary.resource_changes)
 
 
 def destroy(layout: ClusterLayout, binaries: dict[str, Path]) -> dict[str, int]:
@@ -167,7 +167,16 @@ def destroy(layout: ClusterLayout, binaries: dict[str, Path]) -> dict[str, int]:
         result = stack(layout, binaries, layout.repo).destroy(on_output=print, color="never")
     except auto.CommandError as error:
         raise StackError("pulumi", f"pulumi destroy failed: {error}") from None
-    return dict(result.summary.resource_changes or {})
+    return _counts(result.summary.resource_changes)
+
+
+def _counts(changes: Mapping[auto.OpType, int] | None) -> dict[str, int]:
+    """The engine's resource counts by change. Its JSON keys ("create", "same"...) arrive as
+    plain strings though typed OpType, whose str() would read "OpType.CREATE"."""
+    return {
+        op.value if isinstance(op, auto.OpType) else op: count
+        for op, count in (changes or {}).items()
+    }
 
 
 def outputs(layout: ClusterLayout, binaries: dict[str, Path]) -> dict[str, str]:

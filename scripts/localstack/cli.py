@@ -12,8 +12,8 @@ import sys
 from collections.abc import Callable
 from pathlib import Path
 
+from localstack import checks, kafka_cluster, stack
 from localstack import config as stack_config
-from localstack import kafka_cluster, stack
 from localstack.layout import Layout
 from localstack.report import StackError, fail, say, tail
 
@@ -60,7 +60,8 @@ examples:
   eval "$(scripts/dev env)"          # DCCF_URL, DCCF_PG_*, DCCF_KAFKA_* for this shell
   scripts/dev logs master -f
   scripts/dev stop kafka-2; scripts/dev start kafka-2
-  scripts/dev test -x                # up, all test tiers, down (extra args go to pytest)
+  scripts/dev test -x                # ruff, mypy, up, all test tiers, down (-x to pytest)
+  DCCF_DEV_SKIP_CHECKS=1 scripts/dev test tests/unit/test_cli.py   # no ruff or mypy first
   scripts/dev down --purge           # stop, then delete .dccf/ state (keeps .dccf/venv)
   DCCF_DEV_STATE=.dccf/test scripts/dev status   # the test stack, while `test` runs
   scripts/dev cluster up             # a local Kubernetes; `scripts/dev cluster --help`"""
@@ -121,8 +122,10 @@ def build_parser() -> argparse.ArgumentParser:
     logs.add_argument("-n", "--lines", type=_count(1), default=40, help="lines to show (40)")
     test = commands.add_parser(
         "test",
-        help="up, run every test tier with the stack's DCCF_* env, then down",
-        description="Brings up a test stack of its own (in .dccf/test, ports +100; a stack "
+        help="ruff and mypy, then up, every test tier with the stack's DCCF_* env, then down",
+        description="Runs ruff check, ruff format --check and mypy first and stops on a "
+        f"finding ({checks.SKIP_VAR}=1 skips them). "
+        "Brings up a test stack of its own (in .dccf/test, ports +100; a stack "
         "from `up` keeps running), runs pytest on "
         + " ".join(TEST_TIERS)
         + " (or only the test paths given), takes the test stack down and exits with pytest's "
@@ -222,6 +225,10 @@ def _logs(layout: Layout, component: str | None, follow: bool, lines: int) -> in
 def _test(args: argparse.Namespace, extra: list[str]) -> int:
     """Up a fresh test stack, run pytest against it, take it down; pytest's exit code."""
     layout = Layout.discover(test=True)
+    if checks.skipped():
+        say("checks", f"skipped ({checks.SKIP_VAR} is set)")
+    elif not checks.run(layout.repo):
+        return 1
     config = _requested_for_tests(args)
     # The cluster tier (scripts/localcluster, which needs the venv's Pulumi) follows the local
     # ones; its tools build meanwhile.

@@ -50,6 +50,7 @@ def worker_spec(layout: Layout, config: StackConfig, index: int) -> Spec:
 def master_ready(config: StackConfig) -> bool:
     try:
         with urllib.request.urlopen(f"{config.url}/readyz", timeout=2) as response:
-            return response.status == 200
+            status: int = response.status
+            return status == 200
     except (urllib.error.URLError, OSError):
         return False

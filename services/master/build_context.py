@@ -21,7 +21,7 @@ import tempfile
 import zlib
 from contextlib import nullcontext
 from dataclasses import dataclass
-from typing import BinaryIO
+from typing import IO, Protocol, Self
 
 from dccf import settings
 from services.master.errors import InvalidInput, PayloadTooLarge
@@ -69,12 +69,12 @@ _CONTEXT = "the context archive"
 @dataclass(frozen=True)
 class Upload:
     filename: str
-    file: BinaryIO
+    file: IO[bytes]
 
 
 @dataclass(frozen=True)
 class ContextTar:
-    file: BinaryIO
+    file: IO[bytes]
     size: int
     paths: list[str]
 
@@ -82,7 +82,7 @@ class ContextTar:
 @dataclass(frozen=True)
 class _File:
     origin: str
-    source: BinaryIO
+    source: IO[bytes]
     offset: int
     size: int
     mode: int
@@ -246,7 +246,7 @@ def _check_path(name: str, what: str) -> str:
 
 
 def _read_context(
-    raw: BinaryIO, staging: BinaryIO, contents: _Contents, limits: settings.Limits
+    raw: IO[bytes], staging: IO[bytes], contents: _Contents, limits: settings.Limits
 ) -> None:
     """Copy the context archive's members into `staging`, recording them in `contents`."""
     raw.seek(0)
@@ -258,7 +258,8 @@ def _read_context(
     try:
         with unpacked as source:
             stream = _CappedReader(source, limits)
-            with tarfile.open(
+            # Stream mode only reads; typeshed asks every fileobj for write, seek and close too.
+            with tarfile.open(  # type: ignore[call-overload]
                 fileobj=stream, mode="r|", tarinfo=_StrictTarInfo, encoding="utf-8"
             ) as archive:
                 while (member := archive.next()) is not None:
@@ -272,7 +273,7 @@ def _read_context(
 
 
 def _take_member(
-    archive: tarfile.TarFile, member: tarfile.TarInfo, staging: BinaryIO, contents: _Contents
+    archive: tarfile.TarFile, member: tarfile.TarInfo, staging: IO[bytes], contents: _Contents
 ) -> None:
     if member.isdir():
         if member.name != ".":
@@ -305,10 +306,10 @@ class _StrictTarInfo(tarfile.TarInfo):
     """
 
     @classmethod
-    def fromtarfile(cls, archive: tarfile.TarFile) -> tarfile.TarInfo:
+    def fromtarfile(cls, archive: tarfile.TarFile) -> Self:
         try:
             return super().fromtarfile(archive)
-        except tarfile.EOFHeaderError:
+        except tarfile.EOFHeaderError:  # type: ignore[attr-defined]  # private: not in typeshed
             raise  # a block of zeros: the archive's proper end
         except tarfile.HeaderError as exc:
             raise _unreadable(
@@ -332,7 +333,9 @@ class _StrictTarInfo(tarfile.TarInfo):
                     f"extended headers at byte {self.offset} are larger than "
                     f"{_mib(MAX_ARCHIVE_HEADER_BYTES)} or chained too long"
                 )
-        return super()._proc_member(archive)
+        # The documented hook, which typeshed leaves out as private.
+        member: tarfile.TarInfo = super()._proc_member(archive)  # type: ignore[misc]
+        return member
 
     def _proc_gnusparse_00(
         self, member: tarfile.TarInfo, pax_headers: dict[str, str], buf: bytes
@@ -362,10 +365,14 @@ def _sparse(name: str) -> InvalidInput:
     )
 
 
+class _Readable(Protocol):
+    def read(self, size: int = -1, /) -> bytes: ...
+
+
 class _CappedReader:
     """The uncompressed context, refused once it passes the upload cap."""
 
-    def __init__(self, raw: BinaryIO, limits: settings.Limits) -> None:
+    def __init__(self, raw: _Readable, limits: settings.Limits) -> None:
         self._raw = raw
         self._cap = limits.max_upload_bytes
         self._read = 0
@@ -414,7 +421,7 @@ def _write_tar(entries: list[tuple[str, _File | None]]) -> ContextTar:
     return ContextTar(file=out, size=size, paths=paths)
 
 
-def _copy_exact(source: BinaryIO, target: BinaryIO, size: int) -> None:
+def _copy_exact(source: IO[bytes], target: IO[bytes], size: int) -> None:
     left = size
     while left:
         chunk = source.read(min(left, CHUNK_BYTES))
@@ -426,7 +433,7 @@ def _copy_exact(source: BinaryIO, target: BinaryIO, size: int) -> None:
         left -= len(chunk)
 
 
-def _size(file: BinaryIO) -> int:
+def _size(file: IO[bytes]) -> int:
     size = file.seek(0, os.SEEK_END)
     file.seek(0)
     return size

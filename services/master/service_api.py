@@ -10,7 +10,7 @@ import msgspec
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, PlainTextResponse, Response
-from starlette.routing import Route
+from starlette.routing import BaseRoute, Route
 
 from dccf import db, settings
 from services.master import context, models
@@ -109,4 +109,4 @@ routes = [
     Route("/docs", docs, methods=["GET"]),
 ]
 
-root_routes = [Route("/", root, methods=["GET"])]
+root_routes: list[BaseRoute] = [Route("/", root, methods=["GET"])]

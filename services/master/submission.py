@@ -6,6 +6,7 @@ Nothing is written before every rule has passed, so a rejected request stores no
 
 from __future__ import annotations
 
+import functools
 import io
 import time
 from collections.abc import AsyncGenerator, AsyncIterator
@@ -215,22 +216,23 @@ def _store(
     tar: ContextTar,
     key: str | None,
 ) -> JobRecord:
-    fields = {
-        "principal": owner,
-        "name": job_request.name,
-        "limits": job_request.limits,
-        "callback_url": job_request.callback_url,
-        "build_args": job_request.build_args,
-        "priority": job_request.priority,
-        "idempotency_key": key,
-    }
+    insert = functools.partial(
+        job_records.insert,
+        principal=owner,
+        name=job_request.name,
+        limits=job_request.limits,
+        callback_url=job_request.callback_url,
+        build_args=job_request.build_args,
+        priority=job_request.priority,
+        idempotency_key=key,
+    )
     if tar.size <= filestore.CHUNK_BYTES:
         # One autocommitted statement stores the job with its context.
         data = tar.file.read()
         with ctx.pool.connection() as conn:
-            return job_records.insert(conn, small_file=("context", CONTEXT_PATH, data), **fields)
+            return insert(conn, small_file=("context", CONTEXT_PATH, data))
     with ctx.pool.transaction() as conn:
-        job = job_records.insert(conn, **fields)
+        job = insert(conn)
         filestore.store(conn, job.id, "context", CONTEXT_PATH, tar.file)
     return job
 

@@ -7,7 +7,7 @@ import socket
 import threading
 from dataclasses import dataclass
 from types import TracebackType
-from typing import Any, BinaryIO
+from typing import IO, Any
 
 import docker
 import docker.errors
@@ -32,7 +32,7 @@ class Built:
 def build_image(
     api: docker.APIClient,
     spec: RunSpec,
-    context: BinaryIO,
+    context: IO[bytes],
     logs: LiveLogs,
     cancelled: threading.Event,
 ) -> Built:

@@ -90,7 +90,11 @@ def collect_outputs(chunks: Iterator[bytes], dest: Path, max_bytes: int) -> list
     files: list[OutputFile] = []
     total = 0
     try:
-        with tarfile.open(fileobj=ChunkReader(chunks), mode="r|", bufsize=ARCHIVE_CHUNK) as archive:
+        # Stream mode only reads; typeshed asks every fileobj for write, seek and close too.
+        reader = ChunkReader(chunks)
+        with tarfile.open(  # type: ignore[call-overload]
+            fileobj=reader, mode="r|", bufsize=ARCHIVE_CHUNK
+        ) as archive:
             for member in archive:
                 if not member.isreg():
                     continue

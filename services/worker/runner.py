@@ -9,7 +9,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Sequence
 from pathlib import Path
-from typing import BinaryIO
+from typing import IO
 
 import docker
 import docker.errors
@@ -27,7 +27,7 @@ from services.worker.run_spec import ENGINE_ERRORS, EngineError, RunOutcome, Run
 def run_job(
     client: docker.DockerClient,
     spec: RunSpec,
-    context: BinaryIO,
+    context: IO[bytes],
     workdir: Path,
     cancelled: threading.Event,
     logs: LiveLogs,
@@ -51,7 +51,7 @@ def run_job(
 def _run(
     client: docker.DockerClient,
     spec: RunSpec,
-    context: BinaryIO,
+    context: IO[bytes],
     workdir: Path,
     cancelled: threading.Event,
     logs: LiveLogs,

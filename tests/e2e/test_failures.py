@@ -24,10 +24,12 @@ JOBS = {
     "build_unknown_instruction": _job(BASE + "FROBNICATE the widgets\n"),
     "exit_7": _job(BASE + 'CMD ["/bin/sh", "-c", "echo about to fail; echo oops >&2; exit 7"]\n'),
     "timeout": _job(BASE + 'CMD ["sleep", "60"]\n', timeout_seconds="2"),
-    "oom": _job(BASE + 'CMD ["tail", "/dev/zero"]\n', memory_mb="32"),
+    # Each hog waits a second first: the engine starts watching for OOM kills after the process
+    # (README, "oom_killed"); 1-2 of 90 immediate kills went unseen on a loaded machine.
+    "oom": _job(BASE + 'CMD ["/bin/sh", "-c", "sleep 1; exec tail /dev/zero"]\n', memory_mb="32"),
     # The kernel kills the child, the shell carries on and exits 0: still an OOM failure.
     "oom_child": _job(
-        BASE + 'CMD ["/bin/sh", "-c", "tail /dev/zero; echo survived"]\n', memory_mb="32"
+        BASE + 'CMD ["/bin/sh", "-c", "sleep 1; tail /dev/zero; echo survived"]\n', memory_mb="32"
     ),
     "output_too_large": _job(
         BASE + 'CMD ["/bin/sh", "-c", "head -c 157286400 /dev/zero > /output/big"]\n'

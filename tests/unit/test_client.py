@@ -202,6 +202,12 @@ def test_success_without_json_is_reported(master: Master) -> None:
         dccf.job(3)
 
 
+def test_json_that_is_no_object_is_reported(master: Master) -> None:
+    master.on("GET", "/v1/jobs/3", httpx.Response(200, json=[1, 2]))
+    with master.client() as dccf, pytest.raises(DccfError, match="without a JSON object"):
+        dccf.job(3)
+
+
 def test_connection_failure_names_the_url() -> None:
     def refuse(request: httpx.Request) -> httpx.Response:
         raise httpx.ConnectError("connection refused", request=request)
