@@ -100,6 +100,7 @@ def create(client: docker.DockerClient, spec: RunSpec) -> Container:
 
 
 def run(
+    client: docker.DockerClient,
     container: Container,
     spec: RunSpec,
     logs: LiveLogs,
@@ -132,7 +133,7 @@ def run(
         return Finished(JobStatus.CANCELLED, Reason.CANCELLED, None, could_not_start)
     if ending is Ending.TIMED_OUT:
         return Finished(JobStatus.FAILED, Reason.TIMEOUT, None, could_not_start)
-    if oom_killed(container, started):
+    if oom_killed(client, container, started):
         return Finished(JobStatus.FAILED, Reason.OOM_KILLED, exit_code, could_not_start)
     if exit_code != 0 or could_not_start:
         return Finished(JobStatus.FAILED, Reason.NONZERO_EXIT, exit_code, could_not_start)
@@ -148,7 +149,7 @@ def run(
     return Finished(JobStatus.SUCCEEDED, None, 0, outputs=outputs)
 
 
-def oom_killed(container: Container, since: float) -> bool:
+def oom_killed(client: docker.DockerClient, container: Container, since: float) -> bool:
     """Whether the kernel killed anything in the container for memory.
 
     Docker 20.10 on cgroup v2 can handle a container's exit before the kernel's OOM kill
@@ -160,7 +161,9 @@ def oom_killed(container: Container, since: float) -> bool:
         return True
     deadline = time.monotonic() + OOM_EVENT_GRACE_SECONDS
     while True:
-        events = container.client.api.events(
+        # Timestamps as the API takes them, to the microsecond: a whole-second `until` would
+        # miss this second's events or block until the next (the stubs know only those).
+        events = client.api.events(  # type: ignore[call-overload]
             since=f"{since - 1:.6f}",
             until=f"{time.time():.6f}",
             filters={"container": container.id, "event": "oom"},

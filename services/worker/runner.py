@@ -76,7 +76,7 @@ def _run(
                 return _outcome(
                     JobStatus.FAILED, Reason.NONZERO_EXIT, None, logs, stderr_note=note.encode()
                 )
-        ended = containers.run(container, spec, logs, workdir, cancelled)
+        ended = containers.run(client, container, spec, logs, workdir, cancelled)
         return _outcome(
             ended.status, ended.reason, ended.exit_code, logs, ended.note, outputs=ended.outputs
         )

@@ -47,7 +47,7 @@ def test_the_oom_event_counts_when_inspect_says_no(
     container = _run(docker_client, made, ["tail", "/dev/zero"])
     assert container.attrs["State"]["ExitCode"] == 137
     container.attrs["State"]["OOMKilled"] = False  # what the engine's race reports
-    assert oom_killed(container, since)
+    assert oom_killed(docker_client, container, since)
 
 
 def test_a_sigkill_that_was_no_oom_is_not_one(
@@ -56,7 +56,7 @@ def test_a_sigkill_that_was_no_oom_is_not_one(
     made, since = exited
     container = _run(docker_client, made, ["sleep", "60"], kill=True)
     assert container.attrs["State"]["ExitCode"] == 137
-    assert not oom_killed(container, since)
+    assert not oom_killed(docker_client, container, since)
 
 
 def test_a_clean_exit_is_no_oom(
@@ -64,4 +64,4 @@ def test_a_clean_exit_is_no_oom(
 ) -> None:
     made, since = exited
     container = _run(docker_client, made, ["true"])
-    assert not oom_killed(container, since)
+    assert not oom_killed(docker_client, container, since)
