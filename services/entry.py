@@ -20,6 +20,7 @@ EXTRAS: dict[str, dict[str, str]] = {
         "kafka-python": "kafka",
         "prometheus-client": "prometheus_client",
         "jinja2": "jinja2",
+        "msgspec": "msgspec",
     },
     "worker": {
         "pg8000": "pg8000",

@@ -125,6 +125,7 @@ def create_app(config: settings.Settings | None = None) -> Starlette:
         lifespan=lifespan,
     )
     app.state.ctx = ctx
+    app.state.api_description = service_api.ApiDescription.build(cfg)
     if cfg.master.dashboard:
         watches.append(dashboard.attach(app, cfg).log_watch)
     return app

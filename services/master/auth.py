@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import hmac
 
-from starlette.responses import JSONResponse
 from starlette.types import ASGIApp, Receive, Scope, Send
+
+from services.master.error_handlers import error_response
+from services.master.errors import Unauthorized
 
 # Probes and scrapers must work without a token (API.md).
 OPEN_PATHS = frozenset({"/healthz", "/readyz", "/metrics"})
@@ -33,31 +35,26 @@ class BearerAuthMiddleware:
             scope.setdefault("state", {})["principal"] = ""
             await self.app(scope, receive, send)
             return
-        principal = self._principal(scope)
-        if principal is None:
-            response = JSONResponse(
-                {
-                    "error": {
-                        "code": "unauthorized",
-                        "message": "send a valid API token as 'Authorization: Bearer <token>'",
-                    }
-                },
-                status_code=401,
-                headers={"WWW-Authenticate": "Bearer"},
-            )
-            await response(scope, receive, send)
+        try:
+            principal = self._principal(scope)
+        except Unauthorized as exc:
+            # Middleware runs outside Starlette's ExceptionMiddleware, which would otherwise
+            # call this same handler.
+            await error_response(exc)(scope, receive, send)
             return
         scope.setdefault("state", {})["principal"] = principal
         await self.app(scope, receive, send)
 
-    def _principal(self, scope: Scope) -> str | None:
+    def _principal(self, scope: Scope) -> str:
         for name, value in scope.get("headers", []):
             if name == b"authorization":
                 scheme, _, token = value.decode("latin-1").partition(" ")
-                if scheme.lower() != "bearer":
-                    return None
-                return self._lookup(token.strip())
-        return None
+                if scheme.lower() == "bearer":
+                    principal = self._lookup(token.strip())
+                    if principal is not None:
+                        return principal
+                break
+        raise Unauthorized("send a valid API token as 'Authorization: Bearer <token>'")
 
     def _lookup(self, token: str) -> str | None:
         # Compare against every token in constant time, so timing reveals nothing.

@@ -5,21 +5,12 @@ No scripts, fonts or CDN links, so it works for users who are offline; all text 
 
 from __future__ import annotations
 
-import functools
 import html
 import re
 from collections.abc import Sequence
 from typing import Any
 
-from services.master.openapi import spec
-
 Json = dict[str, Any]
-
-
-@functools.cache
-def docs_html() -> str:
-    return render_html(spec())
-
 
 _METHODS = ("get", "put", "post", "delete", "options", "head", "patch", "trace")
 
@@ -52,12 +43,14 @@ def _schema_text(schema: Json) -> str:
     if "$ref" in schema:
         name = schema["$ref"].rsplit("/", 1)[-1]
         return f'<a href="#{_anchor("schema", name)}">{_text(name)}</a>'
+    if "anyOf" in schema:
+        return " or ".join(_schema_text(option) for option in schema["anyOf"])
     kind = schema.get("type")
     if isinstance(kind, list):
         kind = " or ".join(kind)
     if kind == "array":
         return f"array of {_schema_text(schema.get('items', {}))}"
-    words = [_text(kind or "any")]
+    words = [_text(kind)] if kind else []
     if "contentMediaType" in schema:
         words.append(_text(f"({schema['contentMediaType']})"))
     if "format" in schema:
@@ -76,7 +69,7 @@ def _schema_text(schema: Json) -> str:
         words.append(f"matching <code>{_text(schema['pattern'])}</code>")
     if "default" in schema:
         words.append(_text(f"default {schema['default']}"))
-    return ", ".join(words)
+    return ", ".join(words) or "any"
 
 
 def _table(headers: tuple[str, ...], rows: Sequence[tuple[str, ...]]) -> str:
@@ -202,11 +195,14 @@ def _schemas_html(schemas: Json) -> str:
             )
             for prop, sub in schema.get("properties", {}).items()
         ]
+        shape = (
+            _table(("Key", "Type", "Required", "Description"), rows)
+            if rows
+            else f"<p>{_schema_text(schema)}</p>"
+        )
         out.append(
             f'<section id="{_anchor("schema", name)}"><h3>{_text(name)}</h3>'
-            f"<p>{_text(schema.get('description', ''))}</p>"
-            + _table(("Key", "Type", "Required", "Description"), rows)
-            + "</section>"
+            f"<p>{_text(schema.get('description', ''))}</p>{shape}</section>"
         )
     return "".join(out)
 

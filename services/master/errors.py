@@ -12,19 +12,22 @@ ApiError                      {"error": {"code", "message"}}
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from typing import ClassVar
+
 
 class ApiError(Exception):
+    """Raised anywhere in the master; error_handlers.py turns it into the answer."""
+
     status = 500
     code = "internal_error"
+    headers: ClassVar[Mapping[str, str]] = {}
 
     def __init__(self, message: str, code: str | None = None) -> None:
         super().__init__(message)
         self.message = message
         if code is not None:
             self.code = code
-
-    def body(self) -> dict[str, dict[str, str]]:
-        return {"error": {"code": self.code, "message": self.message}}
 
 
 class InvalidInput(ApiError):
@@ -35,6 +38,7 @@ class InvalidInput(ApiError):
 class Unauthorized(ApiError):
     status = 401
     code = "unauthorized"
+    headers: ClassVar[Mapping[str, str]] = {"WWW-Authenticate": "Bearer"}
 
 
 class NotFound(ApiError):
@@ -60,3 +64,4 @@ class UnsupportedMedia(ApiError):
 class Unavailable(ApiError):
     status = 503
     code = "unavailable"
+    headers: ClassVar[Mapping[str, str]] = {"Retry-After": "5"}

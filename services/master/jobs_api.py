@@ -7,23 +7,24 @@ from functools import partial
 
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
-from starlette.responses import JSONResponse, PlainTextResponse, Response, StreamingResponse
+from starlette.responses import PlainTextResponse, Response, StreamingResponse
 from starlette.routing import Route
 
 from dccf import filestore, job_records
 from dccf.filestore import FileKind
-from services.master import context, params, submission
+from services.master import context, models, params, submission
 from services.master.errors import Conflict, NotFound
 from services.master.job_form import FILE_PARTS
-from services.master.job_json import job_json
+from services.master.job_json import job_model
 from services.master.job_reads import get_job, render_logs, wait_for_job
 from services.master.output_archive import tar_gz
+from services.master.responses import ModelResponse
 
 
-def accepted(result: submission.Accepted) -> JSONResponse:
+def accepted(result: submission.Accepted) -> Response:
     job = result.job
-    return JSONResponse(
-        job_json(job),
+    return ModelResponse(
+        job_model(job),
         status_code=201 if result.created else 200,
         headers={"Location": f"/v1/jobs/{job.id}"},
     )
@@ -56,7 +57,7 @@ def cancel_job(request: Request) -> Response:
     if job is None:
         finished = get_job(ctx, job_id, owner)
         raise Conflict(f"job {job_id} already ended {finished.status}; nothing to cancel")
-    return JSONResponse(job_json(job), status_code=202)
+    return ModelResponse(job_model(job), status_code=202)
 
 
 def delete_job(request: Request) -> Response:
@@ -87,7 +88,7 @@ def list_jobs(request: Request) -> Response:
         )
     last = jobs[-1] if len(jobs) == limit else None
     next_cursor = job_records.Cursor.after(last).encode(order) if last else None
-    return JSONResponse({"jobs": [job_json(j) for j in jobs], "next": next_cursor})
+    return ModelResponse(models.JobPage(jobs=[job_model(j) for j in jobs], next=next_cursor))
 
 
 async def read_job(request: Request) -> Response:
@@ -99,7 +100,7 @@ async def read_job(request: Request) -> Response:
         job = await wait_for_job(ctx, job_id, owner, wait)
     else:
         job = await run_in_threadpool(get_job, ctx, job_id, owner)
-    return JSONResponse(job_json(job))
+    return ModelResponse(job_model(job))
 
 
 def read_logs(request: Request) -> Response:
@@ -118,8 +119,8 @@ def list_outputs(request: Request) -> Response:
     get_job(ctx, job_id, context.principal(request))
     with ctx.pool.connection() as conn:
         files = filestore.listing(conn, job_id, FileKind.OUTPUT)
-    return JSONResponse(
-        {"files": [{"path": f.path, "size": f.size, "sha256": f.sha256} for f in files]}
+    return ModelResponse(
+        models.OutputList([models.OutputFile(f.path, f.size, f.sha256) for f in files])
     )
 
 

@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import base64
-
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
+from starlette.responses import Response
 from starlette.routing import Route
 
 from dccf import filestore, job_records
@@ -14,6 +12,8 @@ from dccf.jobs import LogStream
 from services.master import context, params, submission
 from services.master.errors import InvalidInput
 from services.master.job_reads import get_job
+from services.master.models import LegacyFile
+from services.master.responses import ModelResponse
 
 
 def _job_id_param(request: Request) -> int:
@@ -34,16 +34,16 @@ async def submit(request: Request) -> Response:
             archive=None,
             fields=submission.text_fields(form, {"dockerFile", "taskFiles"}),
         )
-    return JSONResponse(result.job.id)
+    return ModelResponse(result.job.id)
 
 
 async def submit_demo(request: Request) -> Response:
-    return JSONResponse((await submission.accept_demo(request)).job.id)
+    return ModelResponse((await submission.accept_demo(request)).job.id)
 
 
 def job_status(request: Request) -> Response:
     job = get_job(context.of(request), _job_id_param(request), context.principal(request))
-    return JSONResponse(job.status.legacy)
+    return ModelResponse(job.status.legacy)
 
 
 def resulting_files(request: Request) -> Response:
@@ -53,23 +53,17 @@ def resulting_files(request: Request) -> Response:
     with ctx.pool.connection() as conn:
         logs = job_records.logs(conn, job_id)
         outputs = filestore.listing(conn, job_id, FileKind.OUTPUT)
-    result = []
-    for number, stream in enumerate(LogStream, start=1):
-        if stream in logs:
-            result.append(_entry(number, "LOG", f"{stream}.log", logs[stream]))
+    result = [
+        LegacyFile(fileId=number, fileType="LOG", name=f"{stream}.log", fileData=logs[stream])
+        for number, stream in enumerate(LogStream, start=1)
+        if stream in logs
+    ]
     for stored in outputs:
         data = b"".join(filestore.chunks(ctx.pool, stored.id))
-        result.append(_entry(stored.id, "RETURN", stored.path, data))
-    return JSONResponse(result)
-
-
-def _entry(file_id: int, kind: str, name: str, data: bytes) -> dict[str, object]:
-    return {
-        "fileId": file_id,
-        "fileType": kind,
-        "name": name,
-        "fileData": base64.b64encode(data).decode(),
-    }
+        result.append(
+            LegacyFile(fileId=stored.id, fileType="RETURN", name=stored.path, fileData=data)
+        )
+    return ModelResponse(result)
 
 
 routes = [

@@ -9,15 +9,15 @@ from starlette.requests import Request
 from dccf.job_records import Cursor, Order
 from dccf.jobs import MAX_PRIORITY, MIN_PRIORITY, JobStatus, LogStream
 from services.master.errors import InvalidInput, NotFound
+from services.master.models import MAX_JOB_ID
 
-_MAX_ID = 2**63 - 1
 _ID_CURSOR = re.compile(r"[0-9]{1,19}")
 _PRIORITY_CURSOR = re.compile(r"(?P<priority>-?[0-9]{1,3})\.(?P<id>[0-9]{1,19})")
 
 
 def job_id(raw: str) -> int:
     """A malformed id names no job: 404, like an unknown one (API.md)."""
-    if not raw.isascii() or not raw.isdigit() or len(raw) > 19 or not 0 < int(raw) <= _MAX_ID:
+    if not raw.isascii() or not raw.isdigit() or len(raw) > 19 or not 0 < int(raw) <= MAX_JOB_ID:
         raise NotFound(f"no job with id {raw[:40]!r}; job ids are positive integers")
     return int(raw)
 

@@ -5,15 +5,17 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-import json
+from typing import Final
 
 import httpx
+import msgspec
 
 from dccf.job_records import JobRecord
 from services.master import callback_url
-from services.master.job_json import job_json
+from services.master.job_json import job_model
+from services.master.models import WebhookEvent
 
-EVENT = "job.status"
+EVENT: Final = "job.status"
 USER_AGENT = "dccf-webhooks"
 
 # A name with many addresses must not hold one delivery for many connect timeouts.
@@ -27,7 +29,7 @@ def signature(secret: str, body: bytes) -> str:
 
 def event_request(job: JobRecord, delivery_id: str, secret: str) -> tuple[bytes, dict[str, str]]:
     """The raw body and its headers; with a secret, the signature covers exactly these bytes."""
-    body = json.dumps({"event": EVENT, "job": job_json(job)}, separators=(",", ":")).encode()
+    body = msgspec.json.encode(WebhookEvent(event=EVENT, job=job_model(job)))
     headers = {
         "Content-Type": "application/json",
         "User-Agent": USER_AGENT,

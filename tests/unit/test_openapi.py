@@ -1,34 +1,45 @@
 from __future__ import annotations
 
+import dataclasses
+import functools
 import html
 import importlib.metadata
 import re
 from datetime import UTC, datetime
-from typing import Any
+from typing import Annotated, Any
 
+import msgspec
 import pytest
 from jsonschema import Draft202012Validator
 from openapi_spec_validator import OpenAPIV31SpecValidator, validate
 from starlette.applications import Starlette
+from starlette.middleware import Middleware
+from starlette.requests import Request
+from starlette.responses import PlainTextResponse, Response
 from starlette.routing import Route
 from starlette.testclient import TestClient
 
+from dccf import settings
+from dccf.db import DatabaseUnavailable
 from dccf.job_records import JobRecord
 from dccf.jobs import JobLimits, JobStatus, Network, Reason
 from dccf.workers import WorkerRecord, WorkerState
 from services.master import (
     auth,
+    error_handlers,
     errors,
     job_form,
     jobs_api,
     legacy_api,
+    models,
+    openapi,
     resubmit_api,
     service_api,
     workers_api,
 )
-from services.master.docs_page import docs_html, render_html
-from services.master.job_json import job_json
-from services.master.openapi import spec
+from services.master.docs_page import render_html
+from services.master.job_json import job_json, job_model
+from services.master.responses import ModelResponse
 
 # Every endpoint API.md names, whether or not its route is registered yet.
 API_MD_OPERATIONS = {
@@ -58,6 +69,18 @@ API_MD_OPERATIONS = {
 REGISTRY_OPERATIONS = {("get", "/v1/workers"), ("post", "/v1/jobs/{id}/resubmit")}
 HTTP_METHODS = {"get", "put", "post", "delete", "patch", "options", "head", "trace"}
 CREATED = datetime(2026, 11, 27, 19, 10, 27, tzinfo=UTC)
+SETTINGS = settings.load()
+
+
+@functools.cache
+def spec() -> dict[str, Any]:
+    """The document for the default settings, built once for the tests that only read it."""
+    return openapi.spec(SETTINGS)
+
+
+@functools.cache
+def docs_html() -> str:
+    return render_html(spec())
 
 
 def operations() -> dict[tuple[str, str], dict[str, Any]]:
@@ -103,9 +126,18 @@ def test_spec_is_valid_openapi_3_1() -> None:
     validate(document, cls=OpenAPIV31SpecValidator)
 
 
-def test_spec_and_page_are_built_once() -> None:
-    assert spec() is spec()
-    assert docs_html() is docs_html()
+def test_spec_quotes_the_settings_it_is_handed() -> None:
+    config = dataclasses.replace(
+        SETTINGS,
+        limits=dataclasses.replace(SETTINGS.limits, max_upload_bytes=7 * 1024 * 1024),
+        master=dataclasses.replace(SETTINGS.master, max_wait_seconds=9),
+    )
+    document = openapi.spec(config)
+    form = document["paths"]["/v1/jobs"]["post"]["requestBody"]["content"]
+    assert "capped at 7 MiB" in form["multipart/form-data"]["schema"]["description"]
+    wait = document["paths"]["/v1/jobs/{id}"]["get"]["parameters"][0]
+    assert wait["schema"]["maximum"] == 9
+    assert spec()["paths"]["/v1/jobs/{id}"]["get"]["parameters"][0]["schema"]["maximum"] == 60
 
 
 def test_version_comes_from_the_package_metadata() -> None:
@@ -155,8 +187,9 @@ def test_operation_ids_are_unique() -> None:
     ],
     ids=["queued", "failed"],
 )
-def test_job_schema_is_exactly_what_job_json_produces(job: JobRecord) -> None:
-    body = job_json(job)
+def test_job_schema_is_exactly_what_the_handlers_send(job: JobRecord) -> None:
+    body = msgspec.json.decode(ModelResponse(job_model(job)).body)
+    assert body == job_json(job)
     schema = spec()["components"]["schemas"]["Job"]
     assert set(schema["properties"]) == set(body)
     assert set(schema["required"]) == set(body)
@@ -173,10 +206,15 @@ def test_limits_and_links_schemas_match_the_job_object() -> None:
 
 
 def test_status_and_reason_enums_are_the_models() -> None:
-    properties = spec()["components"]["schemas"]["Job"]["properties"]
-    assert properties["status"]["enum"] == [s.value for s in JobStatus]
-    assert properties["reason"]["enum"] == [*(r.value for r in Reason), None]
-    assert properties["reason"]["type"] == ["string", "null"]
+    schemas = spec()["components"]["schemas"]
+    properties = schemas["Job"]["properties"]
+    assert properties["status"]["$ref"] == "#/components/schemas/JobStatus"
+    assert sorted(schemas["JobStatus"]["enum"]) == sorted(s.value for s in JobStatus)
+    assert properties["reason"]["anyOf"] == [
+        {"$ref": "#/components/schemas/Reason"},
+        {"type": "null"},
+    ]
+    assert sorted(schemas["Reason"]["enum"]) == sorted(r.value for r in Reason)
 
 
 def test_job_schema_rejects_an_unknown_status_and_a_missing_key() -> None:
@@ -195,7 +233,11 @@ def test_the_api_md_example_job_is_valid() -> None:
 
 @pytest.mark.parametrize("error_class", errors.ApiError.__subclasses__())
 def test_error_schema_matches_every_api_error(error_class: type[errors.ApiError]) -> None:
-    schema_validator("Error").validate(error_class("try again").body())
+    response = error_handlers.error_response(error_class("try again"))
+    assert response.status_code == error_class.status
+    body = msgspec.json.decode(response.body)
+    assert body == {"error": {"code": error_class.code, "message": "try again"}}
+    schema_validator("Error").validate(body)
     assert not schema_validator("Error").is_valid({"error": "flat string"})
 
 
@@ -322,6 +364,7 @@ def test_docs_page_escapes_the_documents_text() -> None:
 def test_the_endpoints_serve_the_document_and_the_page() -> None:
     served = {"/openapi.json", "/docs"}
     app = Starlette(routes=[r for r in service_api.routes if getattr(r, "path", "") in served])
+    app.state.api_description = service_api.ApiDescription.build(SETTINGS)
     with TestClient(app) as client:
         document = client.get("/openapi.json")
         page = client.get("/docs")
@@ -332,7 +375,7 @@ def test_the_endpoints_serve_the_document_and_the_page() -> None:
     assert page.text == docs_html()
 
 
-def test_worker_schema_is_exactly_what_worker_json_produces() -> None:
+def test_worker_schema_is_exactly_what_the_handler_sends() -> None:
     body = workers_api.worker_json(
         WorkerRecord(
             id="dccf-worker-1",
@@ -349,4 +392,96 @@ def test_worker_schema_is_exactly_what_worker_json_produces() -> None:
     schema = spec()["components"]["schemas"]["Worker"]
     assert set(schema["properties"]) == set(body) == set(schema["required"])
     schema_validator("Worker").validate(body)
-    assert schema["properties"]["state"]["enum"] == [s.value for s in WorkerState]
+    assert schema["properties"]["state"] == {"$ref": "#/components/schemas/WorkerState"}
+    states = spec()["components"]["schemas"]["WorkerState"]["enum"]
+    assert sorted(states) == sorted(s.value for s in WorkerState)
+
+
+def test_a_field_added_to_a_model_appears_in_the_spec(monkeypatch: pytest.MonkeyPatch) -> None:
+    class JobWithGpu(models.Job):
+        gpu: Annotated[str | None, msgspec.Meta(description="The GPU it ran on.")]
+
+    monkeypatch.setattr(models, "Job", JobWithGpu)
+    document = openapi.spec(SETTINGS)
+    validate(document, cls=OpenAPIV31SpecValidator)
+    created = document["paths"]["/v1/jobs"]["post"]["responses"]["201"]["content"]
+    assert created["application/json"]["schema"] == {"$ref": "#/components/schemas/JobWithGpu"}
+    schema = document["components"]["schemas"]["JobWithGpu"]
+    assert schema["properties"]["gpu"]["description"] == "The GPU it ran on."
+    assert "gpu" in schema["required"]
+    assert "gpu" not in spec()["components"]["schemas"]["Job"]["properties"]
+
+
+def test_every_body_schema_is_generated_from_a_model() -> None:
+    """Objects in the paths come only as $refs to components, which msgspec generated."""
+    document = spec()
+    generated = msgspec.json.schema_components(
+        [getattr(models, name) for name in document["components"]["schemas"]],
+        ref_template="#/components/schemas/{name}",
+    )[1]
+    assert set(generated) == set(document["components"]["schemas"])
+    for name, schema in generated.items():
+        served = {k: v for k, v in document["components"]["schemas"][name].items()}
+        served.pop("examples", None)
+        assert served == schema, name
+
+    def objects(node: Any, where: str) -> None:
+        if isinstance(node, dict):
+            if node.get("type") == "object" and "properties" in node:
+                assert "multipart/form-data" in where, f"hand-written object schema at {where}"
+            for key, value in node.items():
+                objects(value, f"{where}/{key}")
+        elif isinstance(node, list):
+            for index, item in enumerate(node):
+                objects(item, f"{where}/{index}")
+
+    objects(document["paths"], "paths")
+    objects(document["webhooks"], "webhooks")
+
+
+def _app_with(route: Route, tokens: dict[str, str]) -> Starlette:
+    return Starlette(
+        routes=[route],
+        middleware=[Middleware(auth.BearerAuthMiddleware, tokens=tokens)],
+        exception_handlers=error_handlers.handlers,
+    )
+
+
+def test_a_missing_token_is_the_error_trees_401() -> None:
+    app = _app_with(Route("/v1/jobs", lambda request: PlainTextResponse("ok")), {"t0k": "alice"})
+    expected = error_handlers.error_response(errors.Unauthorized("x"))
+    with TestClient(app) as client:
+        for headers in ({}, {"Authorization": "Bearer wrong"}, {"Authorization": "Basic t0k"}):
+            response = client.get("/v1/jobs", headers=headers)
+            assert response.status_code == 401
+            assert response.headers["www-authenticate"] == "Bearer"
+            assert response.headers["content-type"] == expected.headers["content-type"]
+            error = response.json()["error"]
+            assert error["code"] == "unauthorized"
+            assert "Authorization: Bearer <token>" in error["message"]
+            schema_validator("Error").validate(response.json())
+        assert client.get("/v1/jobs", headers={"Authorization": "Bearer t0k"}).text == "ok"
+
+
+def test_a_down_database_is_the_error_trees_503() -> None:
+    def down(request: Request) -> Response:
+        raise DatabaseUnavailable("connection refused")
+
+    with TestClient(_app_with(Route("/v1/jobs", down), {})) as client:
+        response = client.get("/v1/jobs")
+    assert response.status_code == errors.Unavailable.status == 503
+    assert response.headers["retry-after"] == errors.Unavailable.headers["Retry-After"]
+    assert response.json()["error"]["code"] == errors.Unavailable.code
+    schema_validator("Error").validate(response.json())
+
+
+def test_readiness_reports_a_down_dependency_with_the_error_trees_detail() -> None:
+    body = models.Readiness(
+        checks=models.Checks(postgres="down", kafka="up"),
+        seconds=0.5,
+        error=error_handlers.detail(errors.Unavailable("postgres not reachable")),
+    )
+    encoded = msgspec.json.decode(ModelResponse(body).body)
+    assert encoded["error"] == {"code": "unavailable", "message": "postgres not reachable"}
+    assert "status" not in encoded
+    schema_validator("Readiness").validate(encoded)
