@@ -90,6 +90,11 @@ class JobWriter:
             self._write(batch)
 
     def _write(self, batch: list[_Pending]) -> None:
+        # A caller that went away (its request cancelled) is left out; from here on the
+        # others' futures cannot be cancelled, so each gets its answer.
+        batch = [pending for pending in batch if pending.future.set_running_or_notify_cancel()]
+        if not batch:
+            return
         try:
             with self._pool.connection() as conn:
                 records = job_records.insert_many(conn, [pending.job for pending in batch])

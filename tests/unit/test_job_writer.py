@@ -143,6 +143,16 @@ def test_a_failed_batch_fails_each_of_its_callers_and_no_other(
     assert notifier.batches == [[1]]  # no notice for the failed batch
 
 
+def test_a_caller_gone_before_its_batch_is_left_out(inserts: FakeInserts) -> None:
+    writer = JobWriter(FakePool(), RecordingNotifier())  # type: ignore[arg-type]
+    gone, kept = writer.submit(new_job("gone")), writer.submit(new_job("kept"))
+    assert gone.cancel()
+    writer.start()
+    assert kept.result(timeout=30).name == "kept"
+    writer.stop()
+    assert inserts.batches == [["kept"]]
+
+
 def test_stop_stores_what_was_handed_in_and_refuses_the_rest(inserts: FakeInserts) -> None:
     writer = JobWriter(FakePool(), RecordingNotifier())  # type: ignore[arg-type]
     writer.start()
