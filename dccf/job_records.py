@@ -74,61 +74,84 @@ def from_row(row: list[Any]) -> JobRecord:
     )
 
 
-def insert(
-    conn: Connection,
-    *,
-    principal: str,
-    name: str | None,
-    limits: JobLimits,
-    callback_url: str | None,
-    build_args: dict[str, str],
-    priority: int = 0,
-    idempotency_key: str | None = None,
-    small_file: tuple[FileKind, str, bytes] | None = None,
-) -> JobRecord:
-    """Insert a queued job.
+@dataclass(frozen=True)
+class NewJob:
+    """A job to insert as queued.
 
-    `small_file` (kind, path, data of at most one chunk) is stored in the same statement:
-    the common submission then costs one round trip and one commit, where a transaction
-    of separate inserts took four round trips.
+    `small_file` (kind, path, data of at most one chunk) is stored with it, in the same
+    statement: the common submission then costs no round trip of its own.
     """
-    params: dict[str, Any] = {
-        "principal": principal,
-        "name": name,
-        "timeout": limits.timeout_seconds,
-        "memory": limits.memory_mb,
-        "cpus": limits.cpus,
-        "network": str(limits.network),
-        "callback": callback_url,
-        "args": json.dumps(build_args, sort_keys=True),
-        "key": idempotency_key,
-        "priority": priority,
-    }
-    job_insert = (
-        "INSERT INTO jobs (principal, name, timeout_seconds, memory_mb, cpus, network,"
-        " callback_url, build_args, idempotency_key, priority)"
-        " VALUES (:principal, :name, :timeout, :memory, :cpus, :network, :callback, :args,"
-        f" :key, :priority) RETURNING {COLUMNS}"
-    )
-    if small_file is None:
-        return from_row(conn.run(job_insert, **params)[0])
-    kind, path, data = small_file
-    if len(data) > CHUNK_BYTES:
-        raise ValueError(f"small_file holds {len(data)} bytes, more than one chunk")
+
+    principal: str
+    name: str | None
+    limits: JobLimits
+    callback_url: str | None
+    build_args: dict[str, str]
+    priority: int = 0
+    idempotency_key: str | None = None
+    small_file: tuple[FileKind, str, bytes] | None = None
+
+
+def insert(conn: Connection, **fields: Any) -> JobRecord:
+    """Insert one queued job; `fields` are those of `NewJob`."""
+    return insert_many(conn, [NewJob(**fields)])[0]
+
+
+# One statement for any number of jobs: each job's columns arrive as one array, the ids are
+# drawn before the inserts so that files can point at their jobs, and the answer comes back
+# in the order of the input.
+_INSERT_MANY = (
+    "WITH new_jobs AS ("
+    " SELECT nextval(pg_get_serial_sequence('jobs', 'id')) AS id, t.* FROM unnest("
+    " CAST(:principal AS text[]), CAST(:name AS text[]), CAST(:timeout AS integer[]),"
+    " CAST(:memory AS integer[]), CAST(:cpus AS double precision[]), CAST(:network AS text[]),"
+    " CAST(:callback AS text[]), CAST(:args AS text[]), CAST(:key AS text[]),"
+    " CAST(:priority AS integer[]), CAST(:kind AS text[]), CAST(:path AS text[]),"
+    " CAST(:size AS bigint[]), CAST(:sha AS text[]), CAST(:data AS bytea[])"
+    " ) WITH ORDINALITY AS t(principal, name, timeout, memory, cpus, network, callback, args,"
+    " key, priority, kind, path, size, sha, data, ord)),"
+    " j AS (INSERT INTO jobs (id, principal, name, timeout_seconds, memory_mb, cpus, network,"
+    " callback_url, build_args, idempotency_key, priority)"
+    " SELECT id, principal, name, timeout, memory, cpus, network, callback, args, key, priority"
+    f" FROM new_jobs ORDER BY ord RETURNING {COLUMNS}),"
+    " f AS (INSERT INTO files (job_id, kind, path, size, sha256)"
+    " SELECT id, kind, path, size, sha FROM new_jobs WHERE data IS NOT NULL"
+    " RETURNING id, job_id),"
+    " c AS (INSERT INTO file_chunks (file_id, seq, data)"
+    " SELECT f.id, 0, new_jobs.data FROM f JOIN new_jobs ON new_jobs.id = f.job_id)"
+    " SELECT j.* FROM j JOIN new_jobs ON new_jobs.id = j.id ORDER BY new_jobs.ord"
+)
+
+
+def insert_many(conn: Connection, jobs: list[NewJob]) -> list[JobRecord]:
+    """Insert queued jobs, each with its small file, in one statement (all or none).
+
+    One statement is one round trip and one commit for a whole batch: the master's group
+    commit (`services/master/job_writer.py`) stores concurrent submissions this way.
+    """
+    files = [job.small_file or (None, None, None) for job in jobs]
+    for _kind, _path, data in files:
+        if data is not None and len(data) > CHUNK_BYTES:
+            raise ValueError(f"small_file holds {len(data)} bytes, more than one chunk")
     rows = conn.run(
-        f"WITH j AS ({job_insert}),"
-        " f AS (INSERT INTO files (job_id, kind, path, size, sha256)"
-        " SELECT id, :kind, :path, :size, :sha FROM j RETURNING id),"
-        " c AS (INSERT INTO file_chunks (file_id, seq, data) SELECT id, 0, :data FROM f)"
-        " SELECT * FROM j",
-        kind=kind,
-        path=path,
-        size=len(data),
-        sha=hashlib.sha256(data).hexdigest(),
-        data=data,
-        **params,
+        _INSERT_MANY,
+        principal=[job.principal for job in jobs],
+        name=[job.name for job in jobs],
+        timeout=[job.limits.timeout_seconds for job in jobs],
+        memory=[job.limits.memory_mb for job in jobs],
+        cpus=[job.limits.cpus for job in jobs],
+        network=[str(job.limits.network) for job in jobs],
+        callback=[job.callback_url for job in jobs],
+        args=[json.dumps(job.build_args, sort_keys=True) for job in jobs],
+        key=[job.idempotency_key for job in jobs],
+        priority=[job.priority for job in jobs],
+        kind=[kind for kind, _path, _data in files],
+        path=[path for _kind, path, _data in files],
+        size=[None if data is None else len(data) for _kind, _path, data in files],
+        sha=[None if data is None else hashlib.sha256(data).hexdigest() for *_, data in files],
+        data=[data for _kind, _path, data in files],
     )
-    return from_row(rows[0])
+    return [from_row(row) for row in rows]
 
 
 def get(conn: Connection, job_id: int, principal: str | None = None) -> JobRecord | None:

@@ -21,6 +21,7 @@ EXTRAS: dict[str, dict[str, str]] = {
         "prometheus-client": "prometheus_client",
         "jinja2": "jinja2",
         "msgspec": "msgspec",
+        "httptools": "httptools",
     },
     "worker": {
         "pg8000": "pg8000",

@@ -24,6 +24,7 @@ from services.master import (
 from services.master.auth import BearerAuthMiddleware
 from services.master.body_limit import BodyLimitMiddleware
 from services.master.context import MasterContext
+from services.master.job_writer import JobWriter
 from services.master.metrics import Metrics
 from services.master.status_watch import StatusWatch
 from services.master.sweeper import Sweeper
@@ -64,10 +65,12 @@ def _migrate(pool: db.Pool, wait_seconds: float = 60.0) -> None:
 def create_app(config: settings.Settings | None = None) -> Starlette:
     cfg = config or settings.load()
     pool = db.Pool(cfg.postgres, "dccf-master")
+    notifier = Notifier(cfg.kafka)
     ctx = MasterContext(
         settings=cfg,
         pool=pool,
-        notifier=Notifier(cfg.kafka),
+        notifier=notifier,
+        writer=JobWriter(pool, notifier),
         watch=StatusWatch(cfg.postgres),
         metrics=Metrics(pool),
         demo_files=read_demo(cfg.master.demo_dir),
@@ -89,11 +92,13 @@ def create_app(config: settings.Settings | None = None) -> Starlette:
         _migrate(pool)
         for watch in watches:
             watch.start()
+        ctx.writer.start()
         sweeper.start()
         dispatcher.start()
         try:
             yield
         finally:
+            ctx.writer.stop()
             dispatcher.stop()
             sweeper.stop()
             for watch in watches:

@@ -1,4 +1,5 @@
-"""What the master's endpoints share: connections, the notifier, the watcher, metrics."""
+"""What the master's endpoints share: connections, the notifier, the job writer, the watcher,
+metrics."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ from starlette.requests import Request
 from dccf import db
 from dccf.queue import Notifier
 from dccf.settings import Settings
+from services.master.job_writer import JobWriter
 from services.master.metrics import Metrics
 from services.master.status_watch import StatusWatch
 
@@ -18,6 +20,7 @@ class MasterContext:
     settings: Settings
     pool: db.Pool
     notifier: Notifier
+    writer: JobWriter
     watch: StatusWatch
     metrics: Metrics
     demo_files: dict[str, bytes]

@@ -7,12 +7,7 @@ import logging
 import uvicorn
 
 from dccf import settings
-
-# uvicorn's httptools parser has no limit on a request's head: one 300 MB header line grew the
-# master by 600 MB and took minutes to read. h11 answers 400 once an unfinished head passes this
-# size, which no real client reaches: tokens and Idempotency-Key are short, and the job itself
-# travels in the body. (Upload throughput measured the same: 100 MiB in under 4 s either way.)
-MAX_REQUEST_HEAD_BYTES = 32 * 1024
+from services.master.http_protocol import BoundedHttpToolsProtocol
 
 
 def main() -> None:
@@ -26,8 +21,7 @@ def main() -> None:
         host=cfg.master.host,
         port=cfg.master.port,
         workers=cfg.master.processes,
-        http="h11",
-        h11_max_incomplete_event_size=MAX_REQUEST_HEAD_BYTES,
+        http=BoundedHttpToolsProtocol,
         access_log=False,
         timeout_graceful_shutdown=10,
         # Long-polls of 60 s need a keep-alive longer than uvicorn's 5 s default.

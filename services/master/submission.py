@@ -1,13 +1,16 @@
 """Accepting a job: read the multipart form within the caps, validate all of it, store the
 job and its build context in one transaction, then notify the workers.
 
+A job with a small context and no idempotency key (nearly all of them) is stored by the group
+commit of `job_writer`, in one statement with the jobs submitted beside it.
+
 Nothing is written before every rule has passed, so a rejected request stores nothing.
 """
 
 from __future__ import annotations
 
-import functools
 import io
+import math
 import time
 from collections.abc import AsyncGenerator, AsyncIterator
 from contextlib import aclosing, asynccontextmanager
@@ -22,13 +25,15 @@ from starlette.requests import Request
 
 from dccf import filestore, job_records
 from dccf.filestore import CONTEXT_PATH, FileKind
-from dccf.job_records import JobRecord
+from dccf.job_records import JobRecord, NewJob
 from services.master import context
 from services.master.body_limit import too_large
 from services.master.build_context import ContextTar, Upload, build_context
 from services.master.errors import InvalidInput, UnsupportedMedia
 from services.master.job_form import JobRequest, parse_job_fields
 
+# A body this small is all in memory, and its context is built on the event loop.
+_INLINE_BODY_BYTES = 64 * 1024
 # Text parts are small; file parts spool to disk past 1 MiB (Starlette's UploadFile).
 _MAX_TEXT_PART = 64 * 1024
 _MAX_PARTS = 10_000
@@ -157,33 +162,69 @@ async def accept(
     owner = context.principal(request)
     started = time.perf_counter()
     job_request = parse_job_fields(fields, ctx.settings.limits)
-
-    def build_and_store() -> Accepted:
-        if idempotency_key is not None:
-            with ctx.pool.connection() as conn:
-                earlier = job_records.by_idempotency_key(conn, owner, idempotency_key)
-            if earlier is not None:
-                return Accepted(earlier, created=False)
-        tar = build_context(dockerfile, files, archive, ctx.settings.limits)
+    limits = ctx.settings.limits
+    if idempotency_key is not None:
+        accepted = await run_in_threadpool(
+            _accept_once, ctx, owner, job_request, idempotency_key, dockerfile, files, archive
+        )
+    else:
+        if archive is None and _body_bytes(request) <= _INLINE_BODY_BYTES:
+            # All in memory and a few microseconds of work: a thread would cost more.
+            tar = build_context(dockerfile, files, archive, limits)
+        else:
+            tar = await run_in_threadpool(build_context, dockerfile, files, archive, limits)
         try:
-            return Accepted(_store(ctx, owner, job_request, tar, idempotency_key), created=True)
-        except DatabaseError as exc:
-            if idempotency_key is None or not _is_unique_violation(exc):
-                raise
-            # A concurrent request with the same key won the insert.
-            with ctx.pool.connection() as conn:
-                winner = job_records.by_idempotency_key(conn, owner, idempotency_key)
-            if winner is None:
-                raise
-            return Accepted(winner, created=False)
+            if tar.size <= filestore.CHUNK_BYTES:
+                # The writer hands the notice over before it answers.
+                job = _new_job(owner, job_request, None, tar.file.read())
+                accepted = Accepted(await ctx.writer.insert(job), created=True)
+            else:
+                record = await run_in_threadpool(_store, ctx, owner, job_request, tar, None)
+                ctx.notifier.publish(record.id)
+                accepted = Accepted(record, created=True)
         finally:
             tar.file.close()
-
-    accepted = await run_in_threadpool(build_and_store)
     if accepted.created:
-        ctx.notifier.publish(accepted.job.id)
         ctx.metrics.submit_seconds.observe(time.perf_counter() - started)
     return accepted
+
+
+def _body_bytes(request: Request) -> float:
+    length = request.headers.get("content-length", "")
+    return int(length) if length.isdigit() else math.inf
+
+
+def _accept_once(
+    ctx: context.MasterContext,
+    owner: str,
+    job_request: JobRequest,
+    key: str,
+    dockerfile: Upload | None,
+    files: list[Upload],
+    archive: Upload | None,
+) -> Accepted:
+    """A job with an idempotency key, stored on its own: a repeated key must fail no other
+    job's insert."""
+    with ctx.pool.connection() as conn:
+        earlier = job_records.by_idempotency_key(conn, owner, key)
+    if earlier is not None:
+        return Accepted(earlier, created=False)
+    tar = build_context(dockerfile, files, archive, ctx.settings.limits)
+    try:
+        record = _store(ctx, owner, job_request, tar, key)
+    except DatabaseError as exc:
+        if not _is_unique_violation(exc):
+            raise
+        # A concurrent request with the same key won the insert.
+        with ctx.pool.connection() as conn:
+            winner = job_records.by_idempotency_key(conn, owner, key)
+        if winner is None:
+            raise
+        return Accepted(winner, created=False)
+    finally:
+        tar.file.close()
+    ctx.notifier.publish(record.id)
+    return Accepted(record, created=True)
 
 
 @dataclass(frozen=True)
@@ -208,15 +249,10 @@ def _is_unique_violation(exc: DatabaseError) -> bool:
     return bool(exc.args) and isinstance(exc.args[0], dict) and exc.args[0].get("C") == "23505"
 
 
-def _store(
-    ctx: context.MasterContext,
-    owner: str,
-    job_request: JobRequest,
-    tar: ContextTar,
-    key: str | None,
-) -> JobRecord:
-    insert = functools.partial(
-        job_records.insert,
+def _new_job(owner: str, job_request: JobRequest, key: str | None, tar: bytes | None) -> NewJob:
+    """The one mapping of a request onto a job's fields; `tar` is a context of one chunk at
+    most, stored with the job, or None when the context is stored on its own."""
+    return NewJob(
         principal=owner,
         name=job_request.name,
         limits=job_request.limits,
@@ -224,16 +260,27 @@ def _store(
         build_args=job_request.build_args,
         priority=job_request.priority,
         idempotency_key=key,
+        small_file=None if tar is None else (FileKind.CONTEXT, CONTEXT_PATH, tar),
     )
+
+
+def _store(
+    ctx: context.MasterContext,
+    owner: str,
+    job_request: JobRequest,
+    tar: ContextTar,
+    key: str | None,
+) -> JobRecord:
+    """A job stored on its own transaction: one with an idempotency key, or one whose
+    context is larger than a chunk."""
     if tar.size <= filestore.CHUNK_BYTES:
-        # One autocommitted statement stores the job with its context.
-        data = tar.file.read()
+        job = _new_job(owner, job_request, key, tar.file.read())
         with ctx.pool.connection() as conn:
-            return insert(conn, small_file=(FileKind.CONTEXT, CONTEXT_PATH, data))
+            return job_records.insert_many(conn, [job])[0]
     with ctx.pool.transaction() as conn:
-        job = insert(conn)
-        filestore.store(conn, job.id, FileKind.CONTEXT, CONTEXT_PATH, tar.file)
-    return job
+        record = job_records.insert_many(conn, [_new_job(owner, job_request, key, None)])[0]
+        filestore.store(conn, record.id, FileKind.CONTEXT, CONTEXT_PATH, tar.file)
+    return record
 
 
 async def accept_demo(request: Request) -> Accepted:

@@ -62,15 +62,12 @@ class JobThread:
         docker_client: docker.DockerClient,
         engine: EngineLock,
         housekeeping: Housekeeping,
-        on_end: Callable[[], None],
     ) -> None:
         self._cfg = cfg
         self._pool = pool
         self._docker = docker_client
         self._engine = engine
         self._housekeeping = housekeeping
-        # Wakes the worker loop: a slot is free.
-        self._on_end = on_end
 
     def execute(self, slot: Slot) -> str:
         """Run the job and store its result; returns how it ended, for the log."""
@@ -96,7 +93,6 @@ class JobThread:
                 )
         finally:
             self._housekeeping.discard(image_tag(job.id, job.attempt))
-            self._on_end()
         ended = f"{outcome.status} {outcome.reason or ''}".strip()
         if stored:
             log.info("job %d: %s", job.id, ended)

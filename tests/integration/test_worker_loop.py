@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import threading
 import time
 
@@ -14,10 +15,12 @@ from dccf import db, dispatch, filestore, job_records
 from dccf.filestore import FileKind
 from dccf.jobs import JobStatus
 from dccf.settings import Settings
+from services.worker import worker as worker_module
+from services.worker.job_thread import JobThread
 from services.worker.logs import CappedLog
 from services.worker.results import store_outcome
 from services.worker.run_spec import RunOutcome
-from services.worker.worker import Worker
+from services.worker.worker import Slot, Worker
 
 pytestmark = pytest.mark.integration
 
@@ -184,3 +187,42 @@ def test_a_running_jobs_logs_are_stored_while_it_runs(
     assert api.get(f"/v1/jobs/{job_id}").json()["status"] == "succeeded"
     final = api.get(f"/v1/jobs/{job_id}/logs", params={"stream": "stdout"}).text
     assert final == "".join(f"tick {i}\n" for i in range(1, 31))
+
+
+class NoWakeups:
+    def start(self) -> None:
+        pass
+
+    def close(self) -> None:
+        pass
+
+
+def _instant(_jobs: JobThread, _slot: Slot) -> str:
+    """A job that ends at once and never wakes the loop itself: what wakes it is up to the
+    loop."""
+    return "done"
+
+
+def test_a_finished_job_wakes_the_loop_to_claim_the_next(
+    cfg: Settings,
+    pool: db.Pool,
+    docker_client: docker.DockerClient,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """With one slot, no notices and no tick for an hour, the second job can only be claimed
+    if the end of the first wakes the loop."""
+    monkeypatch.setattr(worker_module, "TICK_SECONDS", 3600.0)
+    monkeypatch.setattr(JobThread, "execute", _instant)
+    with pool.connection() as conn:
+        for name in ("first", "second"):
+            insert_job(conn, name=name)
+    one_slot = dataclasses.replace(cfg, worker=dataclasses.replace(cfg.worker, slots=1))
+    worker = Worker(one_slot, pool, docker_client, wakeups=lambda wake: NoWakeups())
+    started: list[int] = []
+    loop = threading.Thread(target=lambda: started.append(worker.run(max_jobs=2)))
+    loop.start()
+    loop.join(timeout=120)
+    if loop.is_alive():
+        worker.request_stop()
+        loop.join(timeout=30)
+    assert started == [2], "the loop slept after the first job instead of claiming the second"

@@ -86,7 +86,8 @@ def output(result: ContextTar) -> list[tuple[str, str, int, bytes | None]]:
     """The output tar's entries as (name, kind, mode, data), checking the fixed metadata."""
     data = result.file.read()
     assert len(data) == result.size
-    assert result.size % tarfile.RECORDSIZE == 0
+    assert result.size % tarfile.BLOCKSIZE == 0
+    assert data.endswith(tarfile.NUL * 2 * tarfile.BLOCKSIZE)  # the end marker, no padding
     entries = []
     with tarfile.open(fileobj=io.BytesIO(data), mode="r:") as tar:
         for info in tar:
@@ -172,6 +173,12 @@ def test_a_dockerfile_alone() -> None:
     result = build(dockerfile())
     assert result.paths == ["Dockerfile"]
     assert output(result) == [("Dockerfile", "file", 0o644, DOCKERFILE)]
+
+
+def test_a_1_kib_dockerfile_makes_a_context_without_record_padding() -> None:
+    """Header, data and the end marker: 2.5 KiB, not the 10 KiB of a padded record."""
+    result = build(upload("Dockerfile", b"#" * 1024))
+    assert result.size == tarfile.BLOCKSIZE + 1024 + 2 * tarfile.BLOCKSIZE
 
 
 def test_the_dockerfile_part_filename_does_not_matter() -> None:
