@@ -1,7 +1,8 @@
 """The group commit's batching and failure path, with the database call replaced.
 
-The real statement is proved against Postgres in tests/integration/test_job_writer.py; here the
-order of events is under the test's control: what forms a batch, and when callers hear back.
+The real statement is proved against Postgres in tests/integration/test_job_writer_store.py;
+here the order of events is under the test's control: what forms a batch, and when callers
+hear back.
 """
 
 from __future__ import annotations
