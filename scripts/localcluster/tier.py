@@ -8,13 +8,12 @@ Each phase is timed; the table is printed at the end and appended to
 from __future__ import annotations
 
 import os
-import re
 import subprocess
 import sys
 import time
 from pathlib import Path
 
-from localstack import stack
+from localstack import pytest_run, stack
 from localstack.config import StackConfig
 from localstack.layout import Layout
 from localstack.report import StackError, fail, say
@@ -23,8 +22,6 @@ from localcluster import cluster, deploy, service
 from localcluster.layout import ClusterLayout
 from localcluster.phases import Phases
 
-SUMMARY = re.compile(r"^=*\s*(.*\b(passed|failed|error|errors|no tests ran)\b.*) in [\d.]+s")
-COUNT = re.compile(r"(\d+) (passed|failed|errors?)")
 # The destroy test goes last: it takes the deployed stack away.
 CLUSTER_TESTS = (
     "tests/cluster/test_standins.py",
@@ -32,33 +29,6 @@ CLUSTER_TESTS = (
     "tests/cluster/test_rollout.py",
     "tests/cluster/test_destroy.py",
 )
-
-
-def _pytest(
-    layout: ClusterLayout, paths: list[str], env: dict[str, str], extra: list[str]
-) -> tuple[int, dict[str, int]]:
-    argv = [sys.executable, "-m", "pytest", *paths, *extra]
-    say("cluster-test", " ".join(argv[1:]))
-    counts = {"passed": 0, "failed": 0}
-    with subprocess.Popen(
-        argv,
-        cwd=layout.repo,
-        env={**os.environ, **env},
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-        errors="replace",
-    ) as run:
-        for line in run.stdout or ():
-            sys.stdout.write(line)
-            sys.stdout.flush()
-            if SUMMARY.match(line.strip()):
-                for number, word in COUNT.findall(line):
-                    key = "passed" if word == "passed" else "failed"
-                    counts[key] += int(number)
-    if run.returncode != 0 and counts["failed"] == 0:
-        counts["failed"] += 1  # an error before any test ran still fails the tier
-    return run.returncode, counts
 
 
 def run(layout: ClusterLayout, extra: list[str]) -> int:
@@ -88,8 +58,10 @@ def run(layout: ClusterLayout, extra: list[str]) -> int:
         }
         for phase, paths in (("e2e", ["tests/e2e"]), ("cluster tests", list(CLUSTER_TESTS))):
             with phases.time(phase):
-                result, counts = _pytest(layout, paths, env, extra)
-            code = code or result
+                say("cluster-test", " ".join(["-m", "pytest", *paths, *extra]))
+                result = pytest_run.run([*paths, *extra], layout.repo, {**os.environ, **env})
+            code = code or result.code
+            counts = result.counts()
             totals = {key: totals[key] + counts[key] for key in totals}
     except StackError as error:
         fail(error, layout.relative(error.log) if error.log else None)

@@ -5,14 +5,12 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import os
-import re
 import shlex
-import subprocess
 import sys
 from collections.abc import Callable
 from pathlib import Path
 
-from localstack import checks, kafka_cluster, stack
+from localstack import checks, kafka_cluster, pytest_run, stack
 from localstack import config as stack_config
 from localstack.layout import Layout
 from localstack.report import StackError, fail, say, tail
@@ -38,7 +36,6 @@ TEST_SETTINGS = {
 }
 TEST_KAFKA_NODES = 3
 # pytest's closing line, with or without the `=` banner (-q drops it).
-PYTEST_SUMMARY = re.compile(r"^=*\s*(\d+ \w+|no tests ran)\b.* in \d+(\.\d+)?s\b")
 
 DESCRIPTION = """\
 The local DCCF stack: Postgres, a KRaft Kafka, a Docker engine seeded with
@@ -243,26 +240,12 @@ def _test(args: argparse.Namespace, extra: list[str]) -> int:
         stack.down(layout, quiet=True)
         stack.purge(layout, keep=("docker",))
         stack.Stack(layout, config).up()
-        argv = [sys.executable, "-m", "pytest", *pytest_argv(layout.repo, extra)]
-        say("test", " ".join(shlex.quote(arg) for arg in argv[1:]))
+        pytest_args = pytest_argv(layout.repo, extra)
+        say("test", " ".join(shlex.quote(arg) for arg in ["-m", "pytest", *pytest_args]))
         env = {**os.environ, **config.service_env(), stack_config.STATE_VAR: str(layout.state)}
-        # pytest's output is passed through and its closing line repeated after `down`,
-        # so the run still ends with the test summary.
-        with subprocess.Popen(
-            argv,
-            cwd=layout.repo,
-            env=env,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
-            text=True,
-            errors="replace",
-        ) as pytest:
-            for line in pytest.stdout or ():
-                sys.stdout.write(line)
-                sys.stdout.flush()
-                if PYTEST_SUMMARY.match(line.strip()):
-                    summary = line.strip()
-        code = pytest.returncode
+        # pytest's closing line is repeated after `down`, so the run still ends with it.
+        result = pytest_run.run(pytest_args, layout.repo, env)
+        summary, code = result.summary, result.code
         say("test", f"pytest exited with {code}")
     except StackError as error:
         _report(layout, error)

@@ -9,7 +9,7 @@ import xml.etree.ElementTree as ET
 from pathlib import Path
 
 import pytest
-from localstack import cli, kafka_cluster, procs, stack
+from localstack import cli, kafka_cluster, procs, pytest_run, stack
 from localstack.config import StackConfig, load
 from localstack.layout import Layout
 from localstack.postgres import _ident, _literal
@@ -184,7 +184,7 @@ def test_named_test_paths_replace_the_tiers(tmp_path: Path) -> None:
     ],
 )
 def test_pytest_closing_line_is_recognised(line: str, closing: bool) -> None:
-    assert bool(cli.PYTEST_SUMMARY.match(line)) is closing
+    assert bool(pytest_run.SUMMARY.match(line)) is closing
 
 
 def test_service_env_points_at_the_stack() -> None:
@@ -334,3 +334,20 @@ def test_a_reused_pid_is_not_ours(tmp_path: Path) -> None:
     pidfile.write_text("not a pid\n")
     assert procs.read_pid(pidfile) is None
     assert procs.read_pid(tmp_path / "absent.pid") is None
+
+
+@pytest.mark.parametrize(
+    ("code", "summary", "counts"),
+    [
+        (0, "======= 703 passed, 2 skipped in 154.29s (0:02:34) =======", (703, 0)),
+        (1, "1 failed, 1477 passed in 439.17s (0:07:19)", (1477, 1)),
+        (1, "2 failed, 5 passed, 3 errors in 9.01s", (5, 5)),
+        (4, None, (0, 1)),
+        (5, "no tests ran in 0.01s", (0, 1)),
+    ],
+)
+def test_pytest_counts_come_from_the_closing_line(
+    code: int, summary: str | None, counts: tuple[int, int]
+) -> None:
+    result = pytest_run.PytestRun(code, summary).counts()
+    assert (result["passed"], result["failed"]) == counts
