@@ -92,9 +92,9 @@ class NewJob:
     small_file: tuple[FileKind, str, bytes] | None = None
 
 
-def insert(conn: Connection, **fields: Any) -> JobRecord:
-    """Insert one queued job; `fields` are those of `NewJob`."""
-    return insert_many(conn, [NewJob(**fields)])[0]
+def insert(conn: Connection, job: NewJob) -> JobRecord:
+    """Insert one queued job (see `insert_many`)."""
+    return insert_many(conn, [job])[0]
 
 
 # One statement for any number of jobs: each job's columns arrive as one array, the ids are

@@ -14,7 +14,7 @@ from starlette.routing import Route
 
 from dccf import filestore, job_records
 from dccf.filestore import FileKind
-from dccf.job_records import JobRecord
+from dccf.job_records import JobRecord, NewJob
 from services.master import context, params
 from services.master.errors import NotFound
 from services.master.jobs_api import accepted
@@ -28,11 +28,13 @@ def _copy(ctx: context.MasterContext, job_id: int, owner: str) -> JobRecord:
             raise NotFound(f"no job with id {job_id}")
         new = job_records.insert(
             conn,
-            principal=owner,
-            name=old.name,
-            limits=old.limits,
-            callback_url=old.callback_url,
-            build_args=old.build_args,
+            NewJob(
+                principal=owner,
+                name=old.name,
+                limits=old.limits,
+                callback_url=old.callback_url,
+                build_args=old.build_args,
+            ),
         )
         filestore.copy(conn, old.id, new.id, FileKind.CONTEXT)
     return new

@@ -276,9 +276,9 @@ def _store(
     if tar.size <= filestore.CHUNK_BYTES:
         job = _new_job(owner, job_request, key, tar.file.read())
         with ctx.pool.connection() as conn:
-            return job_records.insert_many(conn, [job])[0]
+            return job_records.insert(conn, job)
     with ctx.pool.transaction() as conn:
-        record = job_records.insert_many(conn, [_new_job(owner, job_request, key, None)])[0]
+        record = job_records.insert(conn, _new_job(owner, job_request, key, None))
         filestore.store(conn, record.id, FileKind.CONTEXT, CONTEXT_PATH, tar.file)
     return record
 

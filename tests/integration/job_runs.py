@@ -14,7 +14,7 @@ import docker
 
 from dccf import dispatch, job_records
 from dccf.db import Connection
-from dccf.job_records import JobRecord
+from dccf.job_records import JobRecord, NewJob
 from dccf.jobs import JobLimits, Network
 from services.worker.housekeeping import Housekeeping
 from services.worker.run_spec import LABEL_JOB, RunOutcome, RunSpec
@@ -93,12 +93,14 @@ def insert_job(
     """A queued job with small limits, stored as the master stores one (with no context)."""
     return job_records.insert(
         conn,
-        principal=principal,
-        name=name,
-        limits=LIMITS,
-        callback_url=callback_url,
-        build_args={},
-        priority=priority,
+        NewJob(
+            principal=principal,
+            name=name,
+            limits=LIMITS,
+            callback_url=callback_url,
+            build_args={},
+            priority=priority,
+        ),
     )
 
 
