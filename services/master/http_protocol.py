@@ -11,15 +11,24 @@ from __future__ import annotations
 
 from typing import Any
 
+import msgspec
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
+
+from services.master.models import Error, ErrorDetail
 
 # No real client comes near it: tokens and Idempotency-Key are short, and a job travels in
 # the body.
 MAX_REQUEST_HEAD_BYTES = 32 * 1024
 
-_TOO_LARGE = (
-    b'{"error":{"code":"request_header_fields_too_large","message":"the request\'s head (request'
-    b' line and headers) is larger than 32 KiB; send less in headers"}}'
+# The error answer's model, as the error handlers write it; this answer comes from below them.
+_TOO_LARGE = msgspec.json.encode(
+    Error(
+        ErrorDetail(
+            "request_header_fields_too_large",
+            "the request's head (request line and headers) is larger than 32 KiB; send less in"
+            " headers",
+        )
+    )
 )
 
 
