@@ -169,8 +169,11 @@ def oom_killed(client: docker.DockerClient, container: Container, since: float) 
             filters={"container": container.id, "event": "oom"},
             decode=True,
         )
-        if any(True for _ in events):
-            return True
+        try:
+            if any(True for _ in events):
+                return True
+        finally:
+            events.close()  # frees its connection, also when the first event was enough
         if container.attrs["State"]["ExitCode"] != 137 or time.monotonic() >= deadline:
             return False
         time.sleep(0.2)
