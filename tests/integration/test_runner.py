@@ -128,10 +128,14 @@ def test_memory_hog_is_oom_killed(run: Run) -> None:
 
 def test_oom_of_a_child_fails_the_job_even_when_it_exits_0(run: Run) -> None:
     # `tail` buffers its whole input: the kernel kills it, the shell carries on and exits 0.
-    outcome = run(
-        BASE + "CMD sleep 1; head -c 200m /dev/zero | tail; echo survived; exit 0\n",
-        make_spec(memory_mb=32),
-    )
+    # Now and then the kernel kills the shell as well (a second OOM kill while the first
+    # victim's memory is being freed: 137, no "survived"; once in this session's CI runs), and
+    # the case under test did not happen: it is set up again, at most three times in all.
+    dockerfile = BASE + "CMD sleep 1; head -c 200m /dev/zero | tail; echo survived; exit 0\n"
+    for _ in range(3):
+        outcome = run(dockerfile, make_spec(memory_mb=32))
+        if (outcome.exit_code, outcome.stdout.data) != (137, b""):
+            break
     assert (outcome.status, outcome.reason, outcome.exit_code) == (
         JobStatus.FAILED,
         Reason.OOM_KILLED,
